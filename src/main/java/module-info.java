@@ -1,0 +1,10 @@
+/**
+ * vhost4j: the Linux vhost kernel API (vhost-net, vhost-vsock, the device IOTLB) on Panama FFM.
+ *
+ * <p>Run with {@code --enable-native-access=io.vhost4j}.
+ */
+module io.vhost4j {
+    requires info.picocli;
+
+    exports io.vhost4j;
+}
