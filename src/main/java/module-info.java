@@ -7,4 +7,5 @@ module io.vhost4j {
     requires info.picocli;
 
     exports io.vhost4j;
+    exports io.vhost4j.guest;
 }
