@@ -7,6 +7,7 @@ import io.vhost4j.internal.gen.vhost_vring_file;
 import io.vhost4j.internal.gen.vhost_vring_state;
 import io.vhost4j.internal.sys.Errno;
 import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
 
 import java.lang.foreign.Arena;
@@ -33,6 +34,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     private final Fd fd;
     private final DeviceKind kind;
     private volatile Features acked;
+    private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
 
     VhostDevice(String path, DeviceKind kind) throws VhostException {
         this.kind = kind;
@@ -128,6 +130,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     public void resetOwner() throws VhostException {
         ioctl("VHOST_RESET_OWNER", VHOST_RESET_OWNER(), MemorySegment.NULL);
         acked = null;
+        ackedBackend = new BackendFeatures(0);
     }
 
     // ---- features ----------------------------------------------------------------------------------
@@ -141,10 +144,25 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /**
      * {@code VHOST_SET_FEATURES}: acks {@code features}; the kernel refuses bits it does not offer
-     * (EOPNOTSUPP). With {@link VirtioFeature#ACCESS_PLATFORM} the kernel creates a new, empty device IOTLB
-     * each time this is called.
+     * (EOPNOTSUPP). With {@link VirtioFeature#ACCESS_PLATFORM} the kernel creates a new, empty device IOTLB.
+     *
+     * @throws IllegalStateException if the device IOTLB is already on: acking features again would silently
+     *         throw every mapping away; use {@link #setFeaturesDiscardingIotlb} to mean it
      */
     public void setFeatures(Features features) throws VhostException {
+        Features previous = acked;
+        if (previous != null && previous.has(VirtioFeature.ACCESS_PLATFORM)) {
+            throw new IllegalStateException("the device IOTLB of " + path() + " is on: VHOST_SET_FEATURES again"
+                    + " would empty it; call setFeaturesDiscardingIotlb to do that on purpose");
+        }
+        setFeaturesDiscardingIotlb(features);
+    }
+
+    /**
+     * {@code VHOST_SET_FEATURES} even when the device IOTLB is on: the kernel then replaces it with a new,
+     * empty one, so every mapping is gone and the next accesses miss again.
+     */
+    public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
         MemorySegment s = Sys.scratch();
         s.set(JAVA_LONG, 0, features.bits());
         ioctl("VHOST_SET_FEATURES", VHOST_SET_FEATURES(), s);
@@ -168,6 +186,62 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         MemorySegment s = Sys.scratch();
         s.set(JAVA_LONG, 0, features.bits());
         ioctl("VHOST_SET_BACKEND_FEATURES", VHOST_SET_BACKEND_FEATURES(), s);
+        ackedBackend = features;
+    }
+
+    /** The backend features this object last acked (none after open or reset). */
+    public BackendFeatures ackedBackendFeatures() {
+        return ackedBackend;
+    }
+
+    // ---- device IOTLB ------------------------------------------------------------------------------
+
+    /** Whether IOTLB messages on this device are v2 ({@code vhost_msg_v2}): IOTLB_MSG_V2 was acked. */
+    public boolean iotlbMessagesV2() {
+        return ackedBackend.has(BackendFeature.IOTLB_MSG_V2);
+    }
+
+    /**
+     * Reads one queued device-IOTLB message (a MISS) without blocking.
+     *
+     * @return the message, or {@code null} if none is queued (EAGAIN)
+     */
+    public IotlbMessage readIotlb() throws VhostException {
+        MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        long n = Sys.read(fd.get(), m);
+        if (n == -EAGAIN()) {
+            return null;
+        }
+        Errno.check(n, "read(IOTLB)", path());
+        if (n != IotlbWire.SIZE) {
+            throw new IllegalStateException("short IOTLB message from " + path() + ": " + n + " bytes");
+        }
+        return IotlbMessage.decode(m);
+    }
+
+    /**
+     * Writes one device-IOTLB message (UPDATE, INVALIDATE; BATCH_* on vhost-vdpa), as v2 when IOTLB_MSG_V2
+     * was acked, else v1.
+     *
+     * @throws IllegalArgumentException for asid != 0 without the IOTLB_ASID backend feature (vhost-net and
+     *         vhost-vsock would silently use address space 0)
+     */
+    public void writeIotlb(IotlbMessage message) throws VhostException {
+        checkAsid(message.asid());
+        MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        message.encode(m, iotlbMessagesV2());
+        long n = Errno.check(Sys.write(fd.get(), m), "write(IOTLB " + message.type() + ")", path());
+        if (n != IotlbWire.SIZE) {
+            throw new IllegalStateException("short IOTLB write to " + path() + ": " + n + " bytes");
+        }
+    }
+
+    /** Refuses a non-zero address space id unless IOTLB_ASID was acked. */
+    public void checkAsid(int asid) {
+        if (asid != 0 && !ackedBackend.has(BackendFeature.IOTLB_ASID)) {
+            throw new IllegalArgumentException("asid " + asid + " on " + path() + " without the IOTLB_ASID backend"
+                    + " feature: the kernel would ignore it and use address space 0");
+        }
     }
 
     // ---- memory and logging ------------------------------------------------------------------------
