@@ -8,4 +8,5 @@ module io.vhost4j {
 
     exports io.vhost4j;
     exports io.vhost4j.guest;
+    exports io.vhost4j.iotlb;
 }

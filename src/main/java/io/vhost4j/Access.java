@@ -11,6 +11,7 @@ public enum Access {
     /** Both. */
     RW(VHOST_ACCESS_RW());
 
+    private static final Access[] BY_CODE = {RO, WO, RW};
     private final int code;
 
     Access(int code) { this.code = code; }
@@ -25,10 +26,8 @@ public enum Access {
 
     /** The permission for a {@code perm} value; {@link IllegalArgumentException} for anything but 1, 2, 3. */
     public static Access of(int code) {
-        for (Access a : values()) {
-            if (a.code == code) {
-                return a;
-            }
+        if (code >= 1 && code <= 3) {
+            return BY_CODE[code - 1]; // no allocation: the IOTLB manager decodes every MISS with this
         }
         throw new IllegalArgumentException("unknown IOTLB permission " + code + " (expected 1 RO, 2 WO, 3 RW)");
     }

@@ -1,0 +1,383 @@
+package io.vhost4j.iotlb;
+
+import io.vhost4j.Access;
+import io.vhost4j.EventFd;
+import io.vhost4j.IotlbMessage;
+import io.vhost4j.MemoryRegion;
+import io.vhost4j.MemoryTable;
+import io.vhost4j.VhostDevice;
+import io.vhost4j.VhostException;
+import io.vhost4j.VirtioFeature;
+import io.vhost4j.internal.gen.epoll_event;
+import io.vhost4j.internal.sys.Errno;
+import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbWire;
+import io.vhost4j.internal.sys.Sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.vhost4j.internal.gen.VhostH.*;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Serves device-IOTLB misses for many vhost devices at once, on behalf of a VMM's vIOMMU model.
+ *
+ * <p>An epoll loop over every registered device fd and a wakeup eventfd: for each ready device it reads
+ * MISS messages until EAGAIN, asks that device's {@link Translator}, and writes an UPDATE with the
+ * translator's permission (never the MISS's), clipped to the guest memory the manager was given. A miss it
+ * cannot answer is an {@link IotlbFault}: counted, given to the fault listener, never fatal to the loop or
+ * to other devices. Duplicate misses (the kernel does not de-duplicate) are simply answered again.
+ *
+ * <p>Run it on its own thread ({@link #start()}) or from the VMM's own event loop: poll {@link #fd()} and
+ * call {@link #processReady(int)}. Devices may be registered and unregistered, or closed, while it runs;
+ * {@link #close()} wakes the loop at once and stops it. Serving a miss allocates nothing.
+ */
+public final class IotlbManager implements AutoCloseable {
+    private static final int MAX_EVENTS = 64;
+    private static final long WAKEUP_TOKEN = 0;
+    /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
+    public static final int VIEW_CAPACITY = 2048;
+
+    private final List<MemoryRegion> guestMemory;
+    private final IotlbFaultListener listener;
+    private final Fd epoll;
+    private final EventFd wakeup;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment events;
+    private final MemorySegment readBuf;
+    private final MemorySegment writeBuf;
+    private final ConcurrentHashMap<Long, ManagedDevice> devices = new ConcurrentHashMap<>();
+    private final AtomicLong nextToken = new AtomicLong(1);
+    private final Object loopLock = new Object();
+    private volatile boolean closing;
+    private Thread thread;
+
+    private IotlbManager(MemoryTable guestMemory, IotlbFaultListener listener) throws VhostException {
+        this.guestMemory = guestMemory.regions();
+        this.listener = listener;
+        Fd ep = Fd.adopt(Errno.check(Sys.epollCreate1(EPOLL_CLOEXEC()), "epoll_create1", "IOTLB manager"),
+                "IOTLB manager epoll");
+        EventFd w;
+        try {
+            w = EventFd.create();
+            addToEpoll(ep.get(), w.fd(), WAKEUP_TOKEN, "eventfd");
+        } catch (VhostException | RuntimeException e) {
+            ep.close();
+            throw e;
+        }
+        this.epoll = ep;
+        this.wakeup = w;
+        this.events = arena.allocate(epoll_event.layout(), MAX_EVENTS);
+        this.readBuf = arena.allocate(IotlbWire.SIZE, 8);
+        this.writeBuf = arena.allocate(IotlbWire.SIZE, 8);
+    }
+
+    /**
+     * A manager whose translations may only point into {@code guestMemory} (guest-physical to user
+     * addresses), reporting unanswerable misses to {@code listener}.
+     */
+    public static IotlbManager create(MemoryTable guestMemory, IotlbFaultListener listener) throws VhostException {
+        return new IotlbManager(guestMemory, listener == null ? (d, f) -> { } : listener);
+    }
+
+    private static void addToEpoll(int epfd, int fd, long token, String what) throws VhostException {
+        MemorySegment ev = Sys.scratch().asSlice(0, epoll_event.sizeof());
+        epoll_event.events(ev, EPOLLIN());
+        epoll_event.data(ev).set(JAVA_LONG.withByteAlignment(1), 0, token);
+        Errno.check(Sys.epollCtl(epfd, EPOLL_CTL_ADD(), fd, ev), "epoll_ctl(ADD)", what);
+    }
+
+    // ---- devices -----------------------------------------------------------------------------------
+
+    /**
+     * Starts serving {@code device}'s misses through {@code translator}. The device's IOTLB must be on
+     * (ACCESS_PLATFORM acked).
+     */
+    public ManagedDevice register(VhostDevice device, Translator translator) throws VhostException {
+        checkOpen();
+        if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
+            throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
+        }
+        long token = nextToken.getAndIncrement();
+        ManagedDevice md = new ManagedDevice(this, device, translator, token);
+        devices.put(token, md);
+        try {
+            addToEpoll(epoll.get(), device.fd(), token, device.path());
+        } catch (VhostException | RuntimeException e) {
+            devices.remove(token);
+            throw e;
+        }
+        return md;
+    }
+
+    void unregister(ManagedDevice md) {
+        synchronized (md) {
+            if (md.removed) {
+                return;
+            }
+            md.removed = true;
+            devices.remove(md.token);
+            if (!md.device.isClosed() && !epoll.isClosed()) {
+                try {
+                    Sys.epollCtl(epoll.get(), EPOLL_CTL_DEL(), md.device.fd(), MemorySegment.NULL);
+                } catch (IllegalStateException closedMeanwhile) {
+                    // the kernel dropped the registration with the fd
+                }
+            }
+        }
+    }
+
+    /** The devices being served. */
+    public List<ManagedDevice> devices() {
+        return List.copyOf(devices.values());
+    }
+
+    /** INVALIDATE on every device (the guest invalidated its IOTLB for {@code [iova, iova+size)}). */
+    public void invalidateAll(long iova, long size) throws VhostException {
+        for (ManagedDevice d : devices.values()) {
+            d.invalidate(iova, size);
+        }
+    }
+
+    // ---- the loop ----------------------------------------------------------------------------------
+
+    /** The epoll descriptor, readable when {@link #processReady(int)} has work: for embedding in a VMM loop. */
+    public int fd() {
+        return epoll.get();
+    }
+
+    /** Runs the loop on a new daemon thread named {@code vhost4j-iotlb}. */
+    public synchronized void start() {
+        checkOpen();
+        if (thread != null) {
+            throw new IllegalStateException("already started");
+        }
+        thread = Thread.ofPlatform().name("vhost4j-iotlb").daemon(true).start(() -> {
+            while (!closing) {
+                try {
+                    processReady(1000);
+                } catch (RuntimeException e) {
+                    if (!closing) {
+                        throw e;
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Waits up to {@code timeoutMillis} (0: not at all, -1: forever) for ready devices and serves every miss
+     * they have queued.
+     *
+     * @return the number of misses read
+     */
+    public int processReady(int timeoutMillis) {
+        synchronized (loopLock) {
+            if (closing) {
+                return 0;
+            }
+            int n = Sys.epollWait(epoll.get(), events, MAX_EVENTS, timeoutMillis);
+            int misses = 0;
+            for (int i = 0; i < n; i++) {
+                MemorySegment ev = events.asSlice(i * epoll_event.sizeof(), epoll_event.sizeof());
+                long token = epoll_event.data(ev).get(JAVA_LONG.withByteAlignment(1), 0);
+                if (token == WAKEUP_TOKEN) {
+                    drainWakeup();
+                    continue;
+                }
+                ManagedDevice md = devices.get(token);
+                if (md != null) {
+                    misses += serve(md);
+                }
+            }
+            if (n == 0) {
+                sweepClosed();
+            }
+            return misses;
+        }
+    }
+
+    private void drainWakeup() {
+        try {
+            wakeup.drain();
+        } catch (VhostException | IllegalStateException e) {
+            // closing
+        }
+        sweepClosed();
+    }
+
+    private void sweepClosed() {
+        for (ManagedDevice md : devices.values()) {
+            if (md.device.isClosed()) {
+                unregister(md);
+            }
+        }
+    }
+
+    /** Reads and answers every queued miss of one device; returns how many were read. */
+    private int serve(ManagedDevice md) {
+        synchronized (md) {
+            if (md.removed) {
+                return 0;
+            }
+            int fd;
+            try {
+                fd = md.device.fd();
+            } catch (IllegalStateException closed) {
+                unregister(md);
+                return 0;
+            }
+            int misses = 0;
+            while (true) {
+                long n = Sys.read(fd, readBuf, IotlbWire.SIZE);
+                if (n == -EAGAIN() || n == 0) {
+                    return misses;
+                }
+                if (n < 0) {
+                    fault(md, 0, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "read: " + Errno.name((int) -n));
+                    return misses;
+                }
+                long received = System.nanoTime();
+                if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
+                    md.unexpected++;
+                    continue;
+                }
+                misses++;
+                long iova = IotlbWire.iova(readBuf);
+                int perm = IotlbWire.perm(readBuf);
+                if (perm < 1 || perm > 3) {
+                    fault(md, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
+                    continue;
+                }
+                Access access = Access.of(perm);
+                md.misses++;
+                if (md.view.covers(iova, access)) {
+                    md.duplicates++;
+                }
+                if (map(md, fd, iova, access) != 0) {
+                    md.latency.record(System.nanoTime() - received);
+                }
+            }
+        }
+    }
+
+    /**
+     * Translates {@code iova} and writes the UPDATE; called with the device's monitor held.
+     *
+     * @return the number of bytes mapped from {@code iova} on (0 after a fault)
+     */
+    long map(ManagedDevice md, int fd, long iova, Access access) {
+        Translation t = md.translation;
+        t.clear();
+        boolean found;
+        try {
+            found = md.translator.translate(iova, access, t);
+        } catch (Throwable e) {
+            fault(md, iova, access, IotlbFault.Reason.TRANSLATOR_ERROR, e.toString());
+            return 0;
+        }
+        if (!found) {
+            fault(md, iova, access, IotlbFault.Reason.NO_MAPPING, "the translator has no mapping");
+            return 0;
+        }
+        long tFirst = t.iova(), tSize = t.size();
+        if (tSize <= 0 || Long.compareUnsigned(tFirst + (tSize - 1), tFirst) < 0
+                || Long.compareUnsigned(iova - tFirst, tSize) >= 0 || t.perm() == null) {
+            fault(md, iova, access, IotlbFault.Reason.BAD_TRANSLATION, t.toString());
+            return 0;
+        }
+        if (!t.perm().allows(access)) {
+            fault(md, iova, access, IotlbFault.Reason.PERMISSION_DENIED, "vIOMMU grants " + t.perm());
+            return 0;
+        }
+        long gpa = t.guestPhysAddr() + (iova - tFirst);
+        MemoryRegion region = null;
+        for (MemoryRegion r : guestMemory) {
+            if (Long.compareUnsigned(gpa - r.guestPhysAddr(), r.size()) < 0) {
+                region = r;
+                break;
+            }
+        }
+        if (region == null) {
+            fault(md, iova, access, IotlbFault.Reason.OUTSIDE_GUEST_MEMORY, "gpa 0x" + Long.toHexString(gpa));
+            return 0;
+        }
+        // Clip the translated range to the region holding the missed address.
+        long below = Math.min(iova - tFirst, gpa - region.guestPhysAddr());
+        long above = Math.min(tFirst + (tSize - 1) - iova, region.lastGuestPhysAddr() - gpa);
+        long first = iova - below;
+        long size = below + above + 1;
+        long uaddr = region.userAddr() + (gpa - region.guestPhysAddr()) - below;
+        IotlbWire.put(writeBuf(), md.device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), first, size, uaddr,
+                t.perm().code());
+        long rc = Sys.write(fd, writeBuf(), IotlbWire.SIZE);
+        if (rc < 0) {
+            fault(md, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + Errno.name((int) -rc));
+            return 0;
+        }
+        md.updates++;
+        md.view.add(first, first + (size - 1), t.perm());
+        return above + 1;
+    }
+
+    private MemorySegment writeBuf() {
+        // The loop thread owns writeBuf; other threads (prefault) use their own scratch buffer.
+        return Thread.holdsLock(loopLock) ? writeBuf : Sys.scratch().asSlice(0, IotlbWire.SIZE);
+    }
+
+    private void fault(ManagedDevice md, long iova, Access access, IotlbFault.Reason reason, String detail) {
+        md.faults++;
+        try {
+            listener.onFault(md, new IotlbFault(iova, access, reason, detail));
+        } catch (RuntimeException ignored) {
+            // a listener's bug must not stop the loop
+        }
+    }
+
+    void writeInvalidate(ManagedDevice md, long iova, long size) throws VhostException {
+        md.device.writeIotlb(IotlbMessage.invalidate(iova, size));
+    }
+
+    private void checkOpen() {
+        if (closing) {
+            throw new IllegalStateException("IOTLB manager is closed");
+        }
+    }
+
+    /** Stops the loop (waking it at once), unregisters every device and frees the manager's resources. */
+    @Override
+    public void close() {
+        Thread t;
+        synchronized (this) {
+            if (closing) {
+                return;
+            }
+            closing = true;
+            t = thread;
+        }
+        try {
+            wakeup.signal();
+        } catch (VhostException | IllegalStateException ignored) {
+            // the loop also notices closing on its next timeout
+        }
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (loopLock) {
+            for (ManagedDevice md : devices.values()) {
+                unregister(md);
+            }
+            wakeup.close();
+            epoll.close();
+            arena.close();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package io.vhost4j.iotlb;
+
+import io.vhost4j.Access;
+import io.vhost4j.IotlbMessage;
+import io.vhost4j.VhostDevice;
+import io.vhost4j.VhostException;
+
+/**
+ * A device registered with an {@link IotlbManager}: its translator, statistics and mapping view, and the
+ * calls a VMM makes for it (prefault before starting queues, invalidate when the guest invalidates).
+ */
+public final class ManagedDevice {
+    final IotlbManager manager;
+    final VhostDevice device;
+    final Translator translator;
+    final long token;
+    final Translation translation = new Translation();
+    final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
+    final LatencyHistogram latency = new LatencyHistogram();
+    boolean removed;
+    long misses, duplicates, updates, invalidations, faults, unexpected;
+
+    ManagedDevice(IotlbManager manager, VhostDevice device, Translator translator, long token) {
+        this.manager = manager;
+        this.device = device;
+        this.translator = translator;
+        this.token = token;
+    }
+
+    /** The device. */
+    public VhostDevice device() {
+        return device;
+    }
+
+    /**
+     * Maps {@code [iova, iova+size)} now, through the translator, as the kernel's misses would; for the used
+     * rings, which must be mapped before {@code VHOST_NET_SET_BACKEND}. Faults are reported as for misses.
+     *
+     * @return whether the whole range was mapped
+     */
+    public synchronized boolean prefault(long iova, long size, Access access) {
+        IotlbMessage.checkRange(iova, size);
+        long last = iova + (size - 1);
+        long cur = iova;
+        while (true) {
+            long mapped = manager.map(this, device.fd(), cur, access);
+            if (mapped == 0) {
+                return false;
+            }
+            if (Long.compareUnsigned(cur + (mapped - 1), last) >= 0 || cur + mapped == 0) {
+                return true;
+            }
+            cur += mapped;
+        }
+    }
+
+    /** Writes INVALIDATE for {@code [iova, iova+size)} (every overlapping mapping goes) and updates the view. */
+    public synchronized void invalidate(long iova, long size) throws VhostException {
+        IotlbMessage.checkRange(iova, size);
+        manager.writeInvalidate(this, iova, size);
+        invalidations++;
+        view.invalidate(iova, iova + (size - 1));
+    }
+
+    /** Whether the manager believes {@code iova} is mapped with a permission allowing {@code access}. */
+    public synchronized boolean isMapped(long iova, Access access) {
+        return view.covers(iova, access);
+    }
+
+    /** Stops serving this device (it stays open). */
+    public void unregister() {
+        manager.unregister(this);
+    }
+
+    /** Whether the device was unregistered (or found closed). */
+    public synchronized boolean isRegistered() {
+        return !removed;
+    }
+
+    /** The counters now. */
+    public synchronized DeviceStats stats() {
+        return new DeviceStats(misses, duplicates, updates, invalidations, faults, view.size(), latency.snapshot());
+    }
+
+    /** Forgets the latency figures (e.g. after warm-up). */
+    public void resetLatency() {
+        latency.reset();
+    }
+
+    @Override
+    public String toString() {
+        return "ManagedDevice[" + device.path() + "]";
+    }
+}
