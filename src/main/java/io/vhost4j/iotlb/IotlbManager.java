@@ -28,7 +28,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>An epoll loop over every registered device fd and a wakeup eventfd: for each ready device it reads
  * MISS messages until EAGAIN, asks that device's {@link Translator}, and writes an UPDATE with the
- * translator's permission (never the MISS's), clipped to the guest memory the manager was given. A miss it
+ * translator's permission (never the MISS's), clipped to the guest memory registered with the device. A miss it
  * cannot answer is an {@link IotlbFault}: counted, given to the fault listener, never fatal to the loop or
  * to other devices. Duplicate misses (the kernel does not de-duplicate) are simply answered again.
  *
@@ -42,7 +42,6 @@ public final class IotlbManager implements AutoCloseable {
     /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
     public static final int VIEW_CAPACITY = 2048;
 
-    private final List<MemoryRegion> guestMemory;
     private final IotlbFaultListener listener;
     private final Fd epoll;
     private final EventFd wakeup;
@@ -56,8 +55,7 @@ public final class IotlbManager implements AutoCloseable {
     private volatile boolean closing;
     private Thread thread;
 
-    private IotlbManager(MemoryTable guestMemory, IotlbFaultListener listener) throws VhostException {
-        this.guestMemory = guestMemory.regions();
+    private IotlbManager(IotlbFaultListener listener) throws VhostException {
         this.listener = listener;
         Fd ep = Fd.adopt(Errno.check(Sys.epollCreate1(EPOLL_CLOEXEC()), "epoll_create1", "IOTLB manager"),
                 "IOTLB manager epoll");
@@ -76,12 +74,9 @@ public final class IotlbManager implements AutoCloseable {
         this.writeBuf = arena.allocate(IotlbWire.SIZE, 8);
     }
 
-    /**
-     * A manager whose translations may only point into {@code guestMemory} (guest-physical to user
-     * addresses), reporting unanswerable misses to {@code listener}.
-     */
-    public static IotlbManager create(MemoryTable guestMemory, IotlbFaultListener listener) throws VhostException {
-        return new IotlbManager(guestMemory, listener == null ? (d, f) -> { } : listener);
+    /** A manager reporting the misses it cannot answer to {@code listener} (may be {@code null}). */
+    public static IotlbManager create(IotlbFaultListener listener) throws VhostException {
+        return new IotlbManager(listener == null ? (d, f) -> { } : listener);
     }
 
     private static void addToEpoll(int epfd, int fd, long token, String what) throws VhostException {
@@ -94,16 +89,18 @@ public final class IotlbManager implements AutoCloseable {
     // ---- devices -----------------------------------------------------------------------------------
 
     /**
-     * Starts serving {@code device}'s misses through {@code translator}. The device's IOTLB must be on
-     * (ACCESS_PLATFORM acked).
+     * Starts serving {@code device}'s misses through {@code translator}. Translations may only point into
+     * {@code guestMemory} (its guest's memory: guest-physical to user addresses); anything else is refused
+     * as a fault. The device's IOTLB must be on (ACCESS_PLATFORM acked).
      */
-    public ManagedDevice register(VhostDevice device, Translator translator) throws VhostException {
+    public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator)
+            throws VhostException {
         checkOpen();
         if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }
         long token = nextToken.getAndIncrement();
-        ManagedDevice md = new ManagedDevice(this, device, translator, token);
+        ManagedDevice md = new ManagedDevice(this, device, guestMemory.regions(), translator, token);
         devices.put(token, md);
         try {
             addToEpoll(epoll.get(), device.fd(), token, device.path());
@@ -296,7 +293,7 @@ public final class IotlbManager implements AutoCloseable {
         }
         long gpa = t.guestPhysAddr() + (iova - tFirst);
         MemoryRegion region = null;
-        for (MemoryRegion r : guestMemory) {
+        for (MemoryRegion r : md.guestMemory) {
             if (Long.compareUnsigned(gpa - r.guestPhysAddr(), r.size()) < 0) {
                 region = r;
                 break;

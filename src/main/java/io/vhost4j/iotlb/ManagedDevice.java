@@ -2,8 +2,11 @@ package io.vhost4j.iotlb;
 
 import io.vhost4j.Access;
 import io.vhost4j.IotlbMessage;
+import io.vhost4j.MemoryRegion;
 import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
+
+import java.util.List;
 
 /**
  * A device registered with an {@link IotlbManager}: its translator, statistics and mapping view, and the
@@ -13,6 +16,7 @@ public final class ManagedDevice {
     final IotlbManager manager;
     final VhostDevice device;
     final Translator translator;
+    final List<MemoryRegion> guestMemory;
     final long token;
     final Translation translation = new Translation();
     final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
@@ -20,9 +24,11 @@ public final class ManagedDevice {
     boolean removed;
     long misses, duplicates, updates, invalidations, faults, unexpected;
 
-    ManagedDevice(IotlbManager manager, VhostDevice device, Translator translator, long token) {
+    ManagedDevice(IotlbManager manager, VhostDevice device, List<MemoryRegion> guestMemory, Translator translator,
+                  long token) {
         this.manager = manager;
         this.device = device;
+        this.guestMemory = guestMemory;
         this.translator = translator;
         this.token = token;
     }
