@@ -5,8 +5,11 @@
  */
 module io.vhost4j {
     requires info.picocli;
+    requires jdk.management;
 
     exports io.vhost4j;
     exports io.vhost4j.guest;
     exports io.vhost4j.iotlb;
+
+    opens io.vhost4j.cli to info.picocli;
 }

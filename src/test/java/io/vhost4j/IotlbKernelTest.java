@@ -1,6 +1,7 @@
 package io.vhost4j;
 
 import io.vhost4j.guest.NetDriver;
+import io.vhost4j.guest.NetLoopback;
 import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
 import io.vhost4j.iotlb.DeviceStats;
@@ -13,8 +14,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 
-import static io.vhost4j.NetDataPathKernelTest.rxRun;
-import static io.vhost4j.NetDataPathKernelTest.txRun;
+import static io.vhost4j.NetDataPathKernelTest.BATCH;
+import static io.vhost4j.NetDataPathKernelTest.WAIT;
 import static io.vhost4j.internal.gen.VhostH.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -34,49 +35,49 @@ class IotlbKernelTest {
     @Test
     void framesFlowBothWaysWithEveryAddressAnIovaServedByTheManager() throws Exception {
         try (IotlbRig r = IotlbRig.started(PAGE)) {
-            txRun(r.f, 0, 400);
-            rxRun(r.f, 1000, 400);
+            r.f.txRun(0, 400, BATCH, WAIT);
+            r.f.rxRun(1000, 400, BATCH, WAIT);
             DeviceStats s = r.md.stats();
             assertEquals(0, s.faults(), r.faults.toString());
             assertTrue(s.misses() > 10, s.toString()); // desc, avail, buffers: all missed page by page
             assertTrue(s.updates() >= s.misses(), s.toString());
             assertTrue(s.latency().count() > 0 && s.latency().p99Nanos() > 0, s.toString());
             // Every ring address the device was given is an IOVA, not a GPA.
-            VringAddr a = r.f.driver.txQueue().vringAddr(1);
+            VringAddr a = r.f.driver().txQueue().vringAddr(1);
             assertEquals(AddressKind.IOVA, a.kind());
-            assertEquals(r.f.driver.txQueue().descGuestAddr() + IotlbRig.OFFSET, a.desc());
+            assertEquals(r.f.driver().txQueue().descGuestAddr() + IotlbRig.OFFSET, a.desc());
         }
     }
 
     @Test
     void backendBeforeTheUsedRingIsMappedFailsWithEfaultAndQueuesAReadOnlyMiss() throws Exception {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
-            r.f.driver.configure();
-            VhostException e = assertThrows(VhostException.class, () -> r.f.net.setBackend(VhostNet.TX, r.f.tap));
+            r.f.driver().configure();
+            VhostException e = assertThrows(VhostException.class, () -> r.f.net().setBackend(VhostNet.TX, r.f.tap()));
             assertEquals("EFAULT", e.errnoName());
-            IotlbMessage miss = r.f.net.readIotlb();
+            IotlbMessage miss = r.f.net().readIotlb();
             assertEquals(IotlbType.MISS, miss.type());
-            assertEquals(r.f.driver.txQueue().usedGuestAddr() + IotlbRig.OFFSET, miss.iova()); // exact IOVA
+            assertEquals(r.f.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, miss.iova()); // exact IOVA
             assertEquals(Access.RO, miss.perm()); // RO although the kernel writes there
             assertEquals(0, miss.size());
             assertEquals(0, miss.uaddr());
-            assertNull(r.f.net.readIotlb()); // then nothing: EAGAIN
+            assertNull(r.f.net().readIotlb()); // then nothing: EAGAIN
         }
     }
 
     @Test
     void readsTakeOneWholeMessageAndAShortBufferLeavesItQueued() throws Exception {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE); Arena arena = Arena.ofConfined()) {
-            r.f.driver.configure();
-            assertEquals(-EAGAIN(), Sys.read(r.f.net.fd(), arena.allocate(IotlbWire.SIZE, 8)));
-            assertThrows(VhostException.class, () -> r.f.net.setBackend(VhostNet.RX, r.f.tap));
-            assertEquals(0, Sys.read(r.f.net.fd(), arena.allocate(64, 8)));
+            r.f.driver().configure();
+            assertEquals(-EAGAIN(), Sys.read(r.f.net().fd(), arena.allocate(IotlbWire.SIZE, 8)));
+            assertThrows(VhostException.class, () -> r.f.net().setBackend(VhostNet.RX, r.f.tap()));
+            assertEquals(0, Sys.read(r.f.net().fd(), arena.allocate(64, 8)));
             MemorySegment m = arena.allocate(IotlbWire.SIZE, 8);
-            assertEquals(IotlbWire.SIZE, Sys.read(r.f.net.fd(), m));
+            assertEquals(IotlbWire.SIZE, Sys.read(r.f.net().fd(), m));
             assertEquals(VHOST_IOTLB_MSG_V2(), IotlbWire.msgType(m)); // MSG_V2 acked by the driver
             assertEquals(VHOST_IOTLB_MISS(), IotlbWire.type(m));
-            assertEquals(r.f.driver.rxQueue().usedGuestAddr() + IotlbRig.OFFSET, IotlbWire.iova(m));
-            assertEquals(-EAGAIN(), Sys.read(r.f.net.fd(), m));
+            assertEquals(r.f.driver().rxQueue().usedGuestAddr() + IotlbRig.OFFSET, IotlbWire.iova(m));
+            assertEquals(-EAGAIN(), Sys.read(r.f.net().fd(), m));
         }
     }
 
@@ -151,15 +152,15 @@ class IotlbKernelTest {
     @Test
     void setFeaturesAgainIsRefusedAndDoingItOnPurposeEmptiesTheIotlb() throws Exception {
         try (IotlbRig r = IotlbRig.started(1 << 20)) {
-            txRun(r.f, 0, 50);
+            r.f.txRun(0, 50, BATCH, WAIT);
             long before = r.md.stats().misses();
-            txRun(r.f, 50, 50);
+            r.f.txRun(50, 50, BATCH, WAIT);
             assertEquals(before, r.md.stats().misses(), "warm 1 MiB mappings: no further misses");
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> r.f.net.setFeatures(r.f.driver.features()));
+                    () -> r.f.net().setFeatures(r.f.driver().features()));
             assertTrue(e.getMessage().contains("would empty it"), e.getMessage());
-            r.f.net.setFeaturesDiscardingIotlb(r.f.driver.features());
-            txRun(r.f, 100, 50);
+            r.f.net().setFeaturesDiscardingIotlb(r.f.driver().features());
+            r.f.txRun(100, 50, BATCH, WAIT);
             assertTrue(r.md.stats().misses() > before, "the next frames missed again: " + r.md.stats());
             assertEquals(0, r.md.stats().faults(), r.faults.toString());
         }
@@ -170,35 +171,35 @@ class IotlbKernelTest {
         // A naive responder that maps the used ring RO, as the MISS asks: the backend starts, TX stalls.
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.configureAndRegister();
-            long[] txUsed = r.f.driver.usedRings().get(1);
+            long[] txUsed = r.f.driver().usedRings().get(1);
             long usedIova = txUsed[0] + IotlbRig.OFFSET;
-            long usedUser = r.f.memory.userAddress(txUsed[0]);
+            long usedUser = r.f.memory().userAddress(txUsed[0]);
             // The used ring shares its 4 KiB page with the avail ring: keep the vIOMMU's page mappings off it,
             // so that only the mappings this test writes cover it.
             r.translator.override(usedIova, txUsed[1], null);
-            long[] rxUsed = r.f.driver.usedRings().get(0);
+            long[] rxUsed = r.f.driver().usedRings().get(0);
             assertTrue(r.md.prefault(rxUsed[0] + IotlbRig.OFFSET, rxUsed[1], Access.WO));
-            r.f.net.writeIotlb(IotlbMessage.update(usedIova, txUsed[1], usedUser, Access.RO));
-            r.f.driver.attach(r.f.tap); // starts: the used-ring write at start is not checked against perm
+            r.f.net().writeIotlb(IotlbMessage.update(usedIova, txUsed[1], usedUser, Access.RO));
+            r.f.driver().attach(r.f.tap()); // starts: the used-ring write at start is not checked against perm
             r.manager.start();
             long missesBefore = r.md.stats().misses();
-            r.f.driver.transmit(r.f.frame(0, 100), NetFixture.WAIT);
-            assertEquals(-1, r.f.peer.receive(r.f.memory.slice(NetFixture.GUEST_BASE, 2048), Duration.ofSeconds(1)),
+            r.f.driver().transmit(r.f.frame(0, 100), WAIT);
+            assertTrue(r.f.tapSilent(Duration.ofSeconds(1)),
                     "TX should stall with a read-only used ring");
             // An RW update over it does not help: overlapping entries are not merged.
-            r.f.net.writeIotlb(IotlbMessage.update(usedIova, txUsed[1], usedUser, Access.RW));
-            r.f.driver.transmit(r.f.frame(1, 100), NetFixture.WAIT);
-            assertEquals(-1, r.f.peer.receive(r.f.memory.slice(NetFixture.GUEST_BASE, 2048), Duration.ofSeconds(1)),
+            r.f.net().writeIotlb(IotlbMessage.update(usedIova, txUsed[1], usedUser, Access.RW));
+            r.f.driver().transmit(r.f.frame(1, 100), WAIT);
+            assertTrue(r.f.tapSilent(Duration.ofSeconds(1)),
                     "TX should still stall");
             // INVALIDATE then UPDATE RW recovers; both stalled frames go out.
             r.md.invalidate(usedIova, txUsed[1]);
-            r.f.net.writeIotlb(IotlbMessage.update(usedIova, txUsed[1], usedUser, Access.RW));
-            r.f.driver.transmit(r.f.frame(2, NetFixture.sizeOf(2)), NetFixture.WAIT);
+            r.f.net().writeIotlb(IotlbMessage.update(usedIova, txUsed[1], usedUser, Access.RW));
+            r.f.driver().transmit(r.f.frame(2, NetLoopback.sizeOf(2)), WAIT);
             for (int s = 0; s < 2; s++) {
-                int n = r.f.peer.receive(r.f.memory.slice(NetFixture.GUEST_BASE, 2048), NetFixture.WAIT);
+                int n = r.f.peer().receive(r.f.memory().slice(NetLoopback.GUEST_BASE, 2048), WAIT);
                 assertEquals(100, n, "stalled frame " + s);
             }
-            r.f.expectOnTap(2);
+            r.f.expectOnTap(2, WAIT);
             assertTrue(r.md.stats().misses() >= missesBefore);
         }
         // The manager answers the RO miss of NET_SET_BACKEND with the translator's RW: traffic flows.
@@ -207,10 +208,10 @@ class IotlbKernelTest {
             r.manager.start();
             for (int q = 0; q < 2; q++) {
                 int queue = q;
-                long deadline = System.nanoTime() + NetFixture.WAIT.toNanos();
+                long deadline = System.nanoTime() + WAIT.toNanos();
                 while (true) { // EFAULT until the manager has mapped the used ring from the RO miss
                     try {
-                        r.f.net.setBackend(queue, r.f.tap);
+                        r.f.net().setBackend(queue, r.f.tap());
                         break;
                     } catch (VhostException e) {
                         assertEquals("EFAULT", e.errnoName());
@@ -219,25 +220,25 @@ class IotlbKernelTest {
                     }
                 }
             }
-            long usedIova = r.f.driver.txQueue().usedGuestAddr() + IotlbRig.OFFSET;
+            long usedIova = r.f.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET;
             assertTrue(r.md.isMapped(usedIova, Access.RW), "mapped RW although the miss asked RO");
-            txRun(r.f, 0, 50);
+            r.f.txRun(0, 50, BATCH, WAIT);
         }
     }
 
     @Test
     void invalidationInTheMiddleOfTrafficLosesNothing() throws Exception {
         try (IotlbRig r = IotlbRig.started(PAGE)) {
-            long window = r.f.memory.regions().get(0).size();
+            long window = r.f.memory().regions().get(0).size();
             for (int round = 0; round < 8; round++) {
                 long misses = r.md.stats().misses();
-                txRun(r.f, round * 40, 40);
-                r.manager.invalidateAll(NetFixture.GUEST_BASE + IotlbRig.OFFSET, window);
+                r.f.txRun(round * 40, 40, BATCH, WAIT);
+                r.manager.invalidateAll(NetLoopback.GUEST_BASE + IotlbRig.OFFSET, window);
                 assertEquals(0, r.md.stats().mapped(), "the manager's view is emptied too");
-                txRun(r.f, 1000 + round * 40, 40);
+                r.f.txRun(1000 + round * 40, 40, BATCH, WAIT);
                 assertTrue(r.md.stats().misses() > misses, "invalidation caused new misses");
             }
-            rxRun(r.f, 5000, 100);
+            r.f.rxRun(5000, 100, BATCH, WAIT);
             DeviceStats s = r.md.stats();
             assertEquals(8, s.invalidations());
             assertEquals(0, s.faults(), r.faults.toString());
@@ -250,10 +251,10 @@ class IotlbKernelTest {
              IotlbRig good = IotlbRig.started(PAGE)) {
             // A second device on the good rig's manager, whose translator refuses the TX buffers and throws
             // for the RX buffers.
-            bad.f.driver.configure();
-            var md = good.manager.register(bad.f.net, bad.f.memory.memoryTable(), (iova, access, out) -> {
+            bad.f.driver().configure();
+            var md = good.manager.register(bad.f.net(), bad.f.memory().memoryTable(), (iova, access, out) -> {
                 long gpa = iova - IotlbRig.OFFSET;
-                long bufs = NetFixture.GUEST_BASE + 2 * io.vhost4j.guest.SplitQueue.footprint(256);
+                long bufs = NetLoopback.GUEST_BASE + 2 * io.vhost4j.guest.SplitQueue.footprint(256);
                 if (gpa >= bufs + 256L * 2048) {
                     return false; // TX buffers: no mapping
                 }
@@ -262,20 +263,20 @@ class IotlbKernelTest {
                 }
                 return bad.translator.translate(iova, access, out);
             });
-            for (long[] used : bad.f.driver.usedRings()) {
+            for (long[] used : bad.f.driver().usedRings()) {
                 assertTrue(md.prefault(used[0] + IotlbRig.OFFSET, used[1], Access.WO));
             }
-            bad.f.driver.attach(bad.f.tap);
-            bad.f.driver.transmit(bad.f.frame(0, 200), NetFixture.WAIT);
-            long deadline = System.nanoTime() + NetFixture.WAIT.toNanos();
+            bad.f.driver().attach(bad.f.tap());
+            bad.f.driver().transmit(bad.f.frame(0, 200), WAIT);
+            long deadline = System.nanoTime() + WAIT.toNanos();
             while (good.faults.stream().noneMatch(f -> f.reason() == IotlbFault.Reason.NO_MAPPING)
                     && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
             assertTrue(good.faults.stream().anyMatch(f -> f.reason() == IotlbFault.Reason.NO_MAPPING), good.faults.toString());
-            assertEquals(-1, bad.f.peer.receive(bad.f.memory.slice(NetFixture.GUEST_BASE, 2048), Duration.ofMillis(500)));
-            bad.f.peer.send(bad.f.frame(1, 200));
-            deadline = System.nanoTime() + NetFixture.WAIT.toNanos();
+            assertTrue(bad.f.tapSilent(Duration.ofMillis(500)));
+            bad.f.peer().send(bad.f.frame(1, 200));
+            deadline = System.nanoTime() + WAIT.toNanos();
             while (good.faults.stream().noneMatch(f -> f.reason() == IotlbFault.Reason.TRANSLATOR_ERROR)
                     && System.nanoTime() < deadline) {
                 Thread.sleep(10);
@@ -283,8 +284,8 @@ class IotlbKernelTest {
             assertTrue(good.faults.stream().anyMatch(f -> f.reason() == IotlbFault.Reason.TRANSLATOR_ERROR
                     && f.detail().contains("vIOMMU bug")), good.faults.toString());
             // The good device is unaffected.
-            txRun(good.f, 0, 100);
-            rxRun(good.f, 1000, 100);
+            good.f.txRun(0, 100, BATCH, WAIT);
+            good.f.rxRun(1000, 100, BATCH, WAIT);
             assertEquals(0, good.md.stats().faults());
             md.unregister();
         }
@@ -295,15 +296,15 @@ class IotlbKernelTest {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.configureAndRegister();
             r.md.unregister();
-            var md = r.manager.register(r.f.net, r.f.memory.memoryTable(), (iova, access, out) -> out.set(iova & -PAGE, PAGE, 0x7_0000_0000L, Access.RW));
-            assertTrue(!md.prefault(r.f.driver.txQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO));
+            var md = r.manager.register(r.f.net(), r.f.memory().memoryTable(), (iova, access, out) -> out.set(iova & -PAGE, PAGE, 0x7_0000_0000L, Access.RW));
+            assertTrue(!md.prefault(r.f.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO));
             assertEquals(IotlbFault.Reason.OUTSIDE_GUEST_MEMORY, r.faults.get(0).reason());
             assertEquals(0, md.stats().updates());
             var md2 = md;
             md2.unregister();
-            var ro = r.manager.register(r.f.net, r.f.memory.memoryTable(), (iova, access, out) -> r.translator.translate(iova, access, out)
+            var ro = r.manager.register(r.f.net(), r.f.memory().memoryTable(), (iova, access, out) -> r.translator.translate(iova, access, out)
                     && out.set(out.iova(), out.size(), out.guestPhysAddr(), Access.RO));
-            assertTrue(!ro.prefault(r.f.driver.txQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO));
+            assertTrue(!ro.prefault(r.f.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO));
             assertEquals(IotlbFault.Reason.PERMISSION_DENIED, r.faults.get(1).reason());
         }
     }
@@ -322,17 +323,17 @@ class IotlbKernelTest {
             var manager = first.manager;
             java.util.List<io.vhost4j.iotlb.ManagedDevice> mds = new java.util.ArrayList<>();
             for (IotlbRig r : rigs) {
-                r.f.driver.configure();
-                r.md = manager.register(r.f.net, r.f.memory.memoryTable(), r.translator);
+                r.f.driver().configure();
+                r.md = manager.register(r.f.net(), r.f.memory().memoryTable(), r.translator);
                 mds.add(r.md);
                 r.prefaultUsedRings();
-                r.f.driver.attach(r.f.tap);
+                r.f.driver().attach(r.f.tap());
             }
             manager.start();
             assertEquals(n, manager.devices().size());
             for (int round = 0; round < 3; round++) {
                 for (IotlbRig r : rigs) {
-                    txRun(r.f, round * 8, 8);
+                    r.f.txRun(round * 8, 8, BATCH, WAIT);
                 }
             }
             for (var md : mds) {
@@ -342,12 +343,12 @@ class IotlbKernelTest {
             // A device closed under the running loop is dropped; the others go on.
             IotlbRig gone = rigs.remove(n - 1);
             gone.close();
-            long deadline = System.nanoTime() + NetFixture.WAIT.toNanos();
+            long deadline = System.nanoTime() + WAIT.toNanos();
             while (manager.devices().size() == n && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
             assertEquals(n - 1, manager.devices().size());
-            txRun(rigs.get(0).f, 100, 8);
+            rigs.get(0).f.txRun(100, 8, BATCH, WAIT);
         } finally {
             for (IotlbRig r : rigs) {
                 r.close();

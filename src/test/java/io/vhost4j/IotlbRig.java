@@ -2,6 +2,7 @@ package io.vhost4j;
 
 import io.vhost4j.guest.DmaWindow;
 import io.vhost4j.guest.NetDriver;
+import io.vhost4j.guest.NetLoopback;
 import io.vhost4j.iotlb.IotlbFault;
 import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
@@ -11,29 +12,26 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
-/** A {@link NetFixture} with the device IOTLB on (IOVA = GPA + {@link #OFFSET}) served by an IOTLB manager. */
+/** A {@link NetLoopback} with the device IOTLB on (IOVA = GPA + {@link #OFFSET}) served by an IOTLB manager. */
 final class IotlbRig implements AutoCloseable {
-    static final long OFFSET = 0x10_0000_0000L;
+    static final long OFFSET = NetLoopback.IOVA_OFFSET;
 
-    final NetFixture f;
+    final NetLoopback f;
     final IotlbManager manager;
     final OffsetTranslator translator;
     final List<IotlbFault> faults = Collections.synchronizedList(new ArrayList<>());
     ManagedDevice md;
 
     IotlbRig(NetDriver.Config config, long granule) throws Exception {
-        f = new NetFixture(config.withDma(DmaWindow.iova(OFFSET)));
-        translator = new OffsetTranslator(OFFSET, NetFixture.GUEST_BASE, f.memory.regions().get(0).size(), granule,
-                Access.RW);
+        f = NetLoopback.open(config.withDma(DmaWindow.iova(OFFSET)), "vt%d");
+        translator = f.offsetTranslator(granule);
         manager = IotlbManager.create((d, fault) -> faults.add(fault));
     }
 
     static IotlbRig started(long granule) throws Exception {
         IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), granule);
         try {
-            r.configureAndRegister();
-            r.prefaultUsedRings();
-            r.f.driver.attach(r.f.tap);
+            r.md = r.f.startWithIotlb(r.manager, r.translator);
             r.manager.start();
             return r;
         } catch (Exception e) {
@@ -43,12 +41,12 @@ final class IotlbRig implements AutoCloseable {
     }
 
     void configureAndRegister() throws Exception {
-        f.driver.configure();
-        md = manager.register(f.net, f.memory.memoryTable(), translator);
+        f.driver().configure();
+        md = manager.register(f.net(), f.memory().memoryTable(), translator);
     }
 
     void prefaultUsedRings() {
-        for (long[] used : f.driver.usedRings()) {
+        for (long[] used : f.driver().usedRings()) {
             if (!md.prefault(used[0] + OFFSET, used[1], Access.WO)) {
                 throw new IllegalStateException("used ring not mapped: " + faults);
             }

@@ -51,7 +51,7 @@ public final class Errno {
             String module = device.startsWith("/dev/vhost-vsock") ? "vhost_vsock"
                     : device.startsWith("/dev/vhost-vdpa") ? "vhost_vdpa" : "vhost_net";
             return "the " + module + " module is not loaded (modprobe " + module + "), or this host cannot have it:"
-                    + " run inside the project's kernel guest (ci/vm-run)";
+                    + " run inside the project's kernel guest (ci/vm-run -- COMMAND)";
         }
         if (errno == ENOENT() && "/dev/net/tun".equals(device)) {
             return "the tun module is not loaded (modprobe tun)";

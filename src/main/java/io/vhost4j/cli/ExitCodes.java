@@ -1,0 +1,52 @@
+package io.vhost4j.cli;
+
+import io.vhost4j.VhostException;
+
+/** vhostctl's exit codes, and the mapping of failures to them with a one- or two-line remedy. */
+final class ExitCodes {
+    private ExitCodes() {}
+
+    /** Every check passed. */
+    static final int OK = 0;
+    /** A check failed (a frame lost or corrupted, a miss unanswered, a fault). */
+    static final int CHECK_FAILED = 1;
+    /** Bad command line. */
+    static final int USAGE = 2;
+    /** No vhost device here (module not loaded, or a host that cannot have it). */
+    static final int NO_DEVICE = 3;
+    /** Permission denied on a device or the tap. */
+    static final int PERMISSION = 4;
+    /** Any other error. */
+    static final int ERROR = 5;
+
+    static final String HELP = """
+            Exit codes:
+              0  every check passed
+              1  a check failed (frames lost or corrupted, misses unanswered)
+              2  usage error
+              3  no vhost device (vhost_net not loaded, or a host that cannot have it)
+              4  permission denied (needs root, or device access and CAP_NET_ADMIN)
+              5  any other error""";
+
+    /** The exit code for an exception, and a message with the fix printed for it. */
+    static int of(Throwable e) {
+        if (e instanceof picocli.CommandLine.ParameterException) {
+            return USAGE;
+        }
+        if (e instanceof VhostException v) {
+            if (v.errnoName().equals("ENOENT") && v.operation().equals("open")) {
+                return NO_DEVICE;
+            }
+            if (v.errnoName().equals("EACCES") || v.errnoName().equals("EPERM")) {
+                return PERMISSION;
+            }
+        }
+        return ERROR;
+    }
+
+    /** The message printed for a failure: the exception's own (which carries the errno, device and fix). */
+    static String remedy(Throwable e) {
+        return e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+
+}
