@@ -8,8 +8,7 @@ import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
 import io.vhost4j.iotlb.OffsetTranslator;
 
-import java.util.ArrayList;
-import java.util.Collections;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.List;
 
 /** A {@link NetLoopback} with the device IOTLB on (IOVA = GPA + {@link #OFFSET}) served by an IOTLB manager. */
@@ -19,7 +18,7 @@ final class IotlbRig implements AutoCloseable {
     final NetLoopback f;
     final IotlbManager manager;
     final OffsetTranslator translator;
-    final List<IotlbFault> faults = Collections.synchronizedList(new ArrayList<>());
+    final List<IotlbFault> faults = new CopyOnWriteArrayList<>();
     ManagedDevice md;
 
     IotlbRig(NetDriver.Config config, long granule) throws Exception {

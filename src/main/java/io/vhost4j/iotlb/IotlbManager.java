@@ -39,6 +39,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class IotlbManager implements AutoCloseable {
     private static final int MAX_EVENTS = 64;
     private static final long WAKEUP_TOKEN = 0;
+    private static final java.lang.foreign.ValueLayout.OfLong TOKEN = JAVA_LONG.withByteAlignment(1); // packed
     /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
     public static final int VIEW_CAPACITY = 2048;
 
@@ -180,8 +181,7 @@ public final class IotlbManager implements AutoCloseable {
             int n = Sys.epollWait(epoll.get(), events, MAX_EVENTS, timeoutMillis);
             int misses = 0;
             for (int i = 0; i < n; i++) {
-                MemorySegment ev = events.asSlice(i * epoll_event.sizeof(), epoll_event.sizeof());
-                long token = epoll_event.data(ev).get(JAVA_LONG.withByteAlignment(1), 0);
+                long token = events.get(TOKEN, i * epoll_event.sizeof() + epoll_event.data$offset());
                 if (token == WAKEUP_TOKEN) {
                     drainWakeup();
                     continue;
@@ -293,7 +293,7 @@ public final class IotlbManager implements AutoCloseable {
         }
         long gpa = t.guestPhysAddr() + (iova - tFirst);
         MemoryRegion region = null;
-        for (MemoryRegion r : md.guestMemory) {
+        for (MemoryRegion r : md.guestMemory) { // an array: no iterator
             if (Long.compareUnsigned(gpa - r.guestPhysAddr(), r.size()) < 0) {
                 region = r;
                 break;

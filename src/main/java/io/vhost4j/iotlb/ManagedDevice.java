@@ -16,7 +16,7 @@ public final class ManagedDevice {
     final IotlbManager manager;
     final VhostDevice device;
     final Translator translator;
-    final List<MemoryRegion> guestMemory;
+    final MemoryRegion[] guestMemory;
     final long token;
     final Translation translation = new Translation();
     final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
@@ -28,7 +28,7 @@ public final class ManagedDevice {
                   long token) {
         this.manager = manager;
         this.device = device;
-        this.guestMemory = guestMemory;
+        this.guestMemory = guestMemory.toArray(MemoryRegion[]::new);
         this.translator = translator;
         this.token = token;
     }

@@ -4,13 +4,14 @@ import io.vhost4j.Access;
 
 /**
  * The manager's view of what one device's IOTLB holds: the mappings it wrote, oldest first, capped like the
- * kernel's (2048 by default, oldest evicted). INVALIDATE drops every overlapping entry, as the kernel
- * does. Arrays only: adding allocates nothing.
+ * kernel's (2048 by default, oldest evicted in O(1)). INVALIDATE drops every overlapping entry, as the
+ * kernel does. A ring of primitive arrays: adding allocates nothing.
  */
 final class MappingView {
     private final long[] first;
     private final long[] last;
     private final byte[] perm;
+    private int head; // index of the oldest entry
     private int size;
 
     MappingView(int capacity) {
@@ -19,40 +20,47 @@ final class MappingView {
         perm = new byte[capacity];
     }
 
+    private int slot(int i) {
+        int s = head + i;
+        return s >= first.length ? s - first.length : s;
+    }
+
     void add(long iova, long lastIova, Access access) {
-        if (size == first.length) {
-            removeAt(0);
+        if (size == first.length) { // evict the oldest
+            head = slot(1);
+            size--;
         }
-        first[size] = iova;
-        last[size] = lastIova;
-        perm[size] = (byte) access.code();
+        int s = slot(size);
+        first[s] = iova;
+        last[s] = lastIova;
+        perm[s] = (byte) access.code();
         size++;
     }
 
-    private void removeAt(int i) {
-        System.arraycopy(first, i + 1, first, i, size - i - 1);
-        System.arraycopy(last, i + 1, last, i, size - i - 1);
-        System.arraycopy(perm, i + 1, perm, i, size - i - 1);
-        size--;
-    }
-
-    /** Drops every mapping overlapping {@code [iova, lastIova]}; returns how many. */
+    /** Drops every mapping overlapping {@code [iova, lastIova]}, keeping the others in order; returns how many. */
     int invalidate(long iova, long lastIova) {
-        int removed = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            if (Long.compareUnsigned(first[i], lastIova) <= 0 && Long.compareUnsigned(iova, last[i]) <= 0) {
-                removeAt(i);
-                removed++;
+        int kept = 0;
+        for (int i = 0; i < size; i++) {
+            int from = slot(i);
+            if (Long.compareUnsigned(first[from], lastIova) <= 0 && Long.compareUnsigned(iova, last[from]) <= 0) {
+                continue;
             }
+            int to = slot(kept++);
+            first[to] = first[from];
+            last[to] = last[from];
+            perm[to] = perm[from];
         }
+        int removed = size - kept;
+        size = kept;
         return removed;
     }
 
     /** Whether some mapping covers {@code iova} with a permission allowing {@code access}. */
     boolean covers(long iova, Access access) {
         for (int i = size - 1; i >= 0; i--) {
-            if (Long.compareUnsigned(first[i], iova) <= 0 && Long.compareUnsigned(iova, last[i]) <= 0
-                    && (perm[i] & access.code()) == access.code()) {
+            int s = slot(i);
+            if (Long.compareUnsigned(first[s], iova) <= 0 && Long.compareUnsigned(iova, last[s]) <= 0
+                    && (perm[s] & access.code()) == access.code()) {
                 return true;
             }
         }
@@ -61,9 +69,5 @@ final class MappingView {
 
     int size() {
         return size;
-    }
-
-    void clear() {
-        size = 0;
     }
 }
