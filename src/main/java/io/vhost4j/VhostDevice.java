@@ -83,6 +83,14 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         Errno.check(Sys.ioctl(fd.get(), request, arg), op, path());
     }
 
+    /** {@link #ioctl(String, long, MemorySegment)} with the thread's buffers fetched by the caller (hot paths). */
+    final void ioctl(Sys.Local local, String op, long request, MemorySegment arg) throws VhostException {
+        int rc = Sys.ioctl(local, fd.get(), request, arg);
+        if (rc < 0) {
+            throw Errno.failure(-rc, op, path());
+        }
+    }
+
     final void checkIndex(int index) {
         if (index < 0 || index >= kind.maxQueues()) {
             throw new IllegalArgumentException("vring index " + index + " out of range for " + path() + " (0.."
@@ -92,27 +100,30 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     private void vringState(String op, long request, int index, int num) throws VhostException {
         checkIndex(index);
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         vhost_vring_state.index(s, index);
         vhost_vring_state.num(s, num);
-        ioctl(op, request, s);
+        ioctl(l, op, request, s);
     }
 
     private int getVringState(String op, long request, int index) throws VhostException {
         checkIndex(index);
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         vhost_vring_state.index(s, index);
         vhost_vring_state.num(s, 0);
-        ioctl(op, request, s);
+        ioctl(l, op, request, s);
         return vhost_vring_state.num(s);
     }
 
     final void vringFile(String op, long request, int index, int fdOrUnbind) throws VhostException {
         checkIndex(index);
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         vhost_vring_file.index(s, index);
         vhost_vring_file.fd(s, fdOrUnbind);
-        ioctl(op, request, s);
+        ioctl(l, op, request, s);
     }
 
     private static int fdOf(EventFd e) {
@@ -137,8 +148,9 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_GET_FEATURES}: what the device offers. */
     public Features getFeatures() throws VhostException {
-        MemorySegment s = Sys.scratch();
-        ioctl("VHOST_GET_FEATURES", VHOST_GET_FEATURES(), s);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        ioctl(l, "VHOST_GET_FEATURES", VHOST_GET_FEATURES(), s);
         return new Features(kind, s.get(JAVA_LONG, 0));
     }
 
@@ -163,9 +175,10 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * empty one, so every mapping is gone and the next accesses miss again.
      */
     public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, features.bits());
-        ioctl("VHOST_SET_FEATURES", VHOST_SET_FEATURES(), s);
+        ioctl(l, "VHOST_SET_FEATURES", VHOST_SET_FEATURES(), s);
         acked = features;
     }
 
@@ -176,16 +189,18 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_GET_BACKEND_FEATURES}. */
     public BackendFeatures getBackendFeatures() throws VhostException {
-        MemorySegment s = Sys.scratch();
-        ioctl("VHOST_GET_BACKEND_FEATURES", VHOST_GET_BACKEND_FEATURES(), s);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        ioctl(l, "VHOST_GET_BACKEND_FEATURES", VHOST_GET_BACKEND_FEATURES(), s);
         return new BackendFeatures(s.get(JAVA_LONG, 0));
     }
 
     /** {@code VHOST_SET_BACKEND_FEATURES}: bits the device does not offer fail with EOPNOTSUPP. */
     public void setBackendFeatures(BackendFeatures features) throws VhostException {
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, features.bits());
-        ioctl("VHOST_SET_BACKEND_FEATURES", VHOST_SET_BACKEND_FEATURES(), s);
+        ioctl(l, "VHOST_SET_BACKEND_FEATURES", VHOST_SET_BACKEND_FEATURES(), s);
         ackedBackend = features;
     }
 
@@ -268,16 +283,18 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_SET_LOG_BASE}: the user address of the dirty-page bitmap (one bit per 4 KiB page). */
     public void setLogBase(long userAddr) throws VhostException {
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, userAddr);
-        ioctl("VHOST_SET_LOG_BASE", VHOST_SET_LOG_BASE(), s);
+        ioctl(l, "VHOST_SET_LOG_BASE", VHOST_SET_LOG_BASE(), s);
     }
 
     /** {@code VHOST_SET_LOG_FD}: signalled after the log is written; {@code null} unbinds. */
     public void setLogFd(EventFd eventFd) throws VhostException {
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         s.set(JAVA_INT, 0, fdOf(eventFd));
-        ioctl("VHOST_SET_LOG_FD", VHOST_SET_LOG_FD(), s);
+        ioctl(l, "VHOST_SET_LOG_FD", VHOST_SET_LOG_FD(), s);
     }
 
     // ---- virtqueues --------------------------------------------------------------------------------
@@ -303,14 +320,15 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
             throw new IllegalArgumentException(addr.kind() + " ring addresses given to " + path() + " whose device"
                     + " IOTLB is " + (iotlb ? "on (ACCESS_PLATFORM acked): use IOVAs" : "off: use user addresses"));
         }
-        MemorySegment s = Sys.scratch();
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
         vhost_vring_addr.index(s, addr.index());
         vhost_vring_addr.flags(s, addr.log() ? 1 << VHOST_VRING_F_LOG() : 0);
         vhost_vring_addr.desc_user_addr(s, addr.desc());
         vhost_vring_addr.used_user_addr(s, addr.used());
         vhost_vring_addr.avail_user_addr(s, addr.avail());
         vhost_vring_addr.log_guest_addr(s, addr.logGuestAddr());
-        ioctl("VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR(), s);
+        ioctl(l, "VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR(), s);
     }
 
     /** {@code VHOST_SET_VRING_BASE}: the next available-ring index the device will read (0..65535). */

@@ -6,6 +6,8 @@ import io.vhost4j.VhostNet;
 import io.vhost4j.guest.DmaWindow;
 import io.vhost4j.guest.NetDriver;
 import io.vhost4j.guest.NetLoopback;
+import io.vhost4j.internal.gen.VhostH;
+import io.vhost4j.internal.sys.Sys;
 import io.vhost4j.iotlb.DeviceStats;
 import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
@@ -116,21 +118,32 @@ final class BenchCommand implements Callable<Integer> {
         say("ioctl(VHOST_GET_FEATURES) cost");
         int n = 100_000;
         try (VhostNet net = VhostNet.open()) {
-            double[] java = new double[7], c = new double[7];
+            double[] java = new double[7], raw = new double[7], c = new double[7];
+            Sys.Local local = Sys.local();
+            long request = VhostH.VHOST_GET_FEATURES();
+            int fd = net.fd();
             for (int round = -3; round < 7; round++) { // rounds -3..-1: warm-up (JIT)
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     net.getFeatures();
                 }
                 double j = (System.nanoTime() - t0) / (double) n;
+                t0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    Sys.ioctl(local, fd, request, local.scratch());
+                }
+                double r = (System.nanoTime() - t0) / (double) n;
                 double cc = cGetFeatures == null ? 0 : cGetFeatures(net.fd(), n) / (double) n;
                 if (round >= 0) {
                     java[round] = j;
+                    raw[round] = r;
                     c[round] = cc;
                 }
             }
-            row("ioctl VHOST_GET_FEATURES (median of 7 x 100k)", median(java), cGetFeatures == null ? null : median(c),
+            Double cMedian = cGetFeatures == null ? null : median(c);
+            row("ioctl VHOST_GET_FEATURES: VhostNet.getFeatures() (median of 7 x 100k)", median(java), cMedian,
                     "ns/call", null);
+            row("ioctl VHOST_GET_FEATURES: syscall layer (Sys.ioctl)", median(raw), cMedian, "ns/call", null);
         }
     }
 

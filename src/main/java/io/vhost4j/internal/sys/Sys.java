@@ -30,9 +30,32 @@ public final class Sys {
     private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
     static final int EINTR = 4;
 
-    /** One errno capture buffer per thread; never freed before the thread's arena is collected. */
-    private static final ThreadLocal<MemorySegment> CAPTURE =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+    /**
+     * A thread's syscall buffers: the errno capture buffer and the {@link #scratch()} buffer, fetched with one
+     * thread-local lookup by the hot paths ({@link #local()}, {@link #ioctl(Local, int, long, MemorySegment)}).
+     */
+    public static final class Local {
+        private final MemorySegment capture;
+        private final MemorySegment scratch;
+
+        private Local() {
+            Arena arena = Arena.ofAuto();
+            capture = arena.allocate(CAPTURE_LAYOUT);
+            scratch = arena.allocate(SCRATCH_BYTES, 8);
+        }
+
+        /** This thread's scratch buffer (see {@link Sys#scratch()}). */
+        public MemorySegment scratch() {
+            return scratch;
+        }
+    }
+
+    private static final ThreadLocal<Local> LOCAL = ThreadLocal.withInitial(Local::new);
+
+    /** This thread's buffers. */
+    public static Local local() {
+        return LOCAL.get();
+    }
 
     private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
@@ -74,15 +97,12 @@ public final class Sys {
     /** Size of the per-thread {@link #scratch()} buffer. */
     public static final int SCRATCH_BYTES = 256;
 
-    private static final ThreadLocal<MemorySegment> SCRATCH =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(SCRATCH_BYTES, 8));
-
     /**
      * A per-thread, 8-byte aligned buffer of {@link #SCRATCH_BYTES} for syscall arguments. Only a leaf
      * method (one that calls nothing else that uses it) may fill it; its contents are garbage on entry.
      */
     public static MemorySegment scratch() {
-        return SCRATCH.get();
+        return LOCAL.get().scratch;
     }
 
     private static int errno(MemorySegment capture) {
@@ -103,7 +123,7 @@ public final class Sys {
 
     /** {@code open(path, flags, mode)}; {@code path} is a NUL-terminated C string. */
     public static int open(MemorySegment path, int flags, int mode) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             int rc;
             do rc = result((int) OPEN.invokeExact(c, path, flags, mode), c); while (rc == -EINTR);
@@ -113,7 +133,7 @@ public final class Sys {
 
     /** {@code close(fd)}; never retried (Linux releases the fd even when close reports EINTR). */
     public static int close(int fd) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) CLOSE.invokeExact(c, fd), c);
         } catch (Throwable t) { throw unexpected(t); }
@@ -121,7 +141,17 @@ public final class Sys {
 
     /** {@code ioctl(fd, request, arg)} with a pointer argument ({@code MemorySegment.NULL} for none). */
     public static int ioctl(int fd, long request, MemorySegment arg) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            int rc;
+            do rc = result((int) IOCTL_PTR.invokeExact(c, fd, request, arg), c); while (rc == -EINTR);
+            return rc;
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@link #ioctl(int, long, MemorySegment)} with this thread's buffers already at hand. */
+    public static int ioctl(Local local, int fd, long request, MemorySegment arg) {
+        MemorySegment c = local.capture;
         try {
             int rc;
             do rc = result((int) IOCTL_PTR.invokeExact(c, fd, request, arg), c); while (rc == -EINTR);
@@ -131,7 +161,7 @@ public final class Sys {
 
     /** {@code ioctl(fd, request, value)} with an integer argument passed by value. */
     public static int ioctl(int fd, long request, long value) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             int rc;
             do rc = result((int) IOCTL_LONG.invokeExact(c, fd, request, value), c); while (rc == -EINTR);
@@ -147,7 +177,7 @@ public final class Sys {
     /** {@code read(fd, buf, count)}; {@code count} must not exceed the segment's size. */
     public static long read(int fd, MemorySegment buf, long count) {
         checkBounds(buf, count);
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             long rc;
             do rc = result((long) READ.invokeExact(c, fd, buf, count), c); while (rc == -EINTR);
@@ -163,7 +193,7 @@ public final class Sys {
     /** {@code write(fd, buf, count)}; {@code count} must not exceed the segment's size. */
     public static long write(int fd, MemorySegment buf, long count) {
         checkBounds(buf, count);
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             long rc;
             do rc = result((long) WRITE.invokeExact(c, fd, buf, count), c); while (rc == -EINTR);
@@ -179,21 +209,21 @@ public final class Sys {
 
     /** {@code poll(fds, nfds, timeoutMillis)}; EINTR is reported (as {@code -4}), not retried. */
     public static int poll(MemorySegment fds, long nfds, int timeoutMillis) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) POLL.invokeExact(c, fds, nfds, timeoutMillis), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
     public static int epollCreate1(int flags) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) EPOLL_CREATE1.invokeExact(c, flags), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
     public static int epollCtl(int epfd, int op, int fd, MemorySegment event) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) EPOLL_CTL.invokeExact(c, epfd, op, fd, event), c);
         } catch (Throwable t) { throw unexpected(t); }
@@ -201,14 +231,14 @@ public final class Sys {
 
     /** {@code epoll_wait}; EINTR is reported (as {@code -4}), not retried. */
     public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) EPOLL_WAIT.invokeExact(c, epfd, events, maxEvents, timeoutMillis), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
     public static int eventfd(int initval, int flags) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) EVENTFD.invokeExact(c, initval, flags), c);
         } catch (Throwable t) { throw unexpected(t); }
@@ -216,7 +246,7 @@ public final class Sys {
 
     /** {@code mmap}; returns the mapping's address, or {@code -errno} (MAP_FAILED is mapped to errno). */
     public static long mmap(long addr, long length, int prot, int flags, int fd, long offset) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             MemorySegment r = (MemorySegment) MMAP.invokeExact(c, MemorySegment.ofAddress(addr), length, prot, flags,
                     fd, offset);
@@ -225,21 +255,21 @@ public final class Sys {
     }
 
     public static int munmap(long addr, long length) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) MUNMAP.invokeExact(c, MemorySegment.ofAddress(addr), length), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
     public static int socket(int domain, int type, int protocol) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) SOCKET.invokeExact(c, domain, type, protocol), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
     public static int bind(int fd, MemorySegment addr) {
-        MemorySegment c = CAPTURE.get();
+        MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) BIND.invokeExact(c, fd, addr, (int) addr.byteSize()), c);
         } catch (Throwable t) { throw unexpected(t); }
