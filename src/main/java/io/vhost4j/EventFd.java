@@ -1,6 +1,5 @@
 package io.vhost4j;
 
-import io.vhost4j.internal.gen.pollfd;
 import io.vhost4j.internal.sys.Errno;
 import io.vhost4j.internal.sys.Fd;
 import io.vhost4j.internal.sys.Sys;
@@ -62,15 +61,8 @@ public final class EventFd implements AutoCloseable {
             if (left <= 0) {
                 return 0;
             }
-            MemorySegment pfd = Sys.scratch();
-            pollfd.fd(pfd, fd.get());
-            pollfd.events(pfd, (short) POLLIN());
-            pollfd.revents(pfd, (short) 0);
             int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000));
-            int rc = Sys.poll(pfd, 1, millis);
-            if (rc < 0 && rc != -EINTR()) {
-                Errno.check(rc, "poll", "eventfd");
-            }
+            Errno.check(Sys.pollIn(fd.get(), millis), "poll", "eventfd");
         }
     }
 

@@ -1,6 +1,5 @@
 package io.vhost4j;
 
-import io.vhost4j.internal.gen.pollfd;
 import io.vhost4j.internal.gen.sockaddr_ll;
 import io.vhost4j.internal.sys.Errno;
 import io.vhost4j.internal.sys.Fd;
@@ -73,14 +72,7 @@ public final class PacketSocket implements AutoCloseable {
             if (left <= 0) {
                 return -1;
             }
-            MemorySegment pfd = Sys.scratch();
-            pollfd.fd(pfd, fd.get());
-            pollfd.events(pfd, (short) POLLIN());
-            pollfd.revents(pfd, (short) 0);
-            int rc = Sys.poll(pfd, 1, (int) Math.max(1, Math.min(1000, left / 1_000_000)));
-            if (rc < 0 && rc != -EINTR()) {
-                Errno.check(rc, "poll", fd.name());
-            }
+            Errno.check(Sys.pollIn(fd.get(), (int) Math.max(1, Math.min(1000, left / 1_000_000))), "poll", fd.name());
         }
     }
 

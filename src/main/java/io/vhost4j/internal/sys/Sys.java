@@ -1,5 +1,8 @@
 package io.vhost4j.internal.sys;
 
+import io.vhost4j.internal.gen.VhostH;
+import io.vhost4j.internal.gen.pollfd;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -213,6 +216,20 @@ public final class Sys {
         try {
             return result((int) POLL.invokeExact(c, fds, nfds, timeoutMillis), c);
         } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /**
+     * Waits up to {@code timeoutMillis} for {@code fd} to be readable ({@code poll} with POLLIN).
+     *
+     * @return 1 if readable, 0 on timeout, {@code -errno} on failure; EINTR counts as a timeout
+     */
+    public static int pollIn(int fd, int timeoutMillis) {
+        MemorySegment pfd = LOCAL.get().scratch;
+        pollfd.fd(pfd, fd);
+        pollfd.events(pfd, (short) VhostH.POLLIN());
+        pollfd.revents(pfd, (short) 0);
+        int rc = poll(pfd, 1, timeoutMillis);
+        return rc == -EINTR ? 0 : rc;
     }
 
     public static int epollCreate1(int flags) {
