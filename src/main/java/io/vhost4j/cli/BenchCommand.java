@@ -170,7 +170,11 @@ final class BenchCommand implements Callable<Integer> {
     // ---- data path -----------------------------------------------------------------------------------
 
     private static long userNanos() {
-        return ManagementFactory.getThreadMXBean().getCurrentThreadUserTime();
+        return ManagementFactory.getThreadMXBean().getCurrentThreadUserTime(); // tick-sampled by the kernel
+    }
+
+    private static long cpuNanos() {
+        return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime(); // precise: user + kernel
     }
 
     /** TX for {@code seconds}: frames/s and Java-side user CPU per frame. */
@@ -178,12 +182,13 @@ final class BenchCommand implements Callable<Integer> {
         MemorySegment frame = Arena.ofAuto().allocate(size);
         MemorySegment.copy(loop.frame(0, size), 0, frame, 0, size);
         NetDriver d = loop.driver();
-        for (int i = 0; i < 2000; i++) { // warm-up
+        long warm = System.nanoTime() + 2_000_000_000L; // JIT warm-up (C2 only: nothing is compiled before)
+        while (System.nanoTime() < warm) {
             d.transmit(frame, WAIT);
         }
         d.flushTx(WAIT);
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
-        long t0 = System.nanoTime(), u0 = userNanos(), sent = 0;
+        long t0 = System.nanoTime(), u0 = userNanos(), c0 = cpuNanos(), sent = 0;
         while (System.nanoTime() < deadline) {
             for (int i = 0; i < 256; i++) {
                 d.transmit(frame, WAIT);
@@ -192,7 +197,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         d.flushTx(WAIT);
         double secs = (System.nanoTime() - t0) / 1e9;
-        return new double[] {sent / secs, (userNanos() - u0) / (double) sent};
+        return new double[] {sent / secs, (userNanos() - u0) / (double) sent, (cpuNanos() - c0) / (double) sent};
     }
 
     /** RX for {@code seconds}: frames sent into the tap in batches of 32 and received: frames/s, user ns/frame. */
@@ -200,15 +205,16 @@ final class BenchCommand implements Callable<Integer> {
         MemorySegment frame = Arena.ofAuto().allocate(size);
         MemorySegment.copy(loop.frame(0, size), 0, frame, 0, size);
         MemorySegment buf = Arena.ofAuto().allocate(65536);
-        long deadline = System.nanoTime() + (long) (seconds * 1e9);
-        long t0 = 0, u0 = 0, got = 0;
+        long deadline = System.nanoTime() + 2_000_000_000L; // JIT warm-up first
+        long t0 = 0, u0 = 0, c0 = 0, got = 0;
         boolean warm = false;
         while (System.nanoTime() < deadline || !warm) {
-            if (!warm && got >= 2000) {
+            if (!warm && System.nanoTime() >= deadline) {
                 warm = true;
                 got = 0;
                 t0 = System.nanoTime();
                 u0 = userNanos();
+                c0 = cpuNanos();
                 deadline = t0 + (long) (seconds * 1e9);
             }
             for (int i = 0; i < 32; i++) {
@@ -221,7 +227,7 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        return new double[] {got / secs, (userNanos() - u0) / (double) got};
+        return new double[] {got / secs, (userNanos() - u0) / (double) got, (cpuNanos() - c0) / (double) got};
     }
 
     private void dataPath() throws Exception {
@@ -230,10 +236,12 @@ final class BenchCommand implements Callable<Integer> {
             try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vhb%d").start()) {
                 double[] t = tx(loop, size);
                 row("TX " + size + " B, IOTLB off", t[0], null, "frames/s", String.format("%.1f MB/s", t[0] * size / 1e6));
-                row("TX " + size + " B: Java user CPU per frame", t[1], null, "ns/frame", null);
+                row("TX " + size + " B: driver thread CPU per frame (user + kernel)", t[2], null, "ns/frame", null);
+                row("TX " + size + " B: of which user (Java side; tick-sampled)", t[1], null, "ns/frame", null);
                 double[] r = rx(loop, size);
                 row("RX " + size + " B, IOTLB off", r[0], null, "frames/s", String.format("%.1f MB/s", r[0] * size / 1e6));
-                row("RX " + size + " B: Java user CPU per frame (incl. the sender)", r[1], null, "ns/frame", null);
+                row("RX " + size + " B: driver thread CPU per frame (incl. sending)", r[2], null, "ns/frame", null);
+                row("RX " + size + " B: of which user (Java side; tick-sampled)", r[1], null, "ns/frame", null);
             }
         }
         say("TX 1500 B with the IOTLB on (one warm mapping) against off, same run");
@@ -297,31 +305,65 @@ final class BenchCommand implements Callable<Integer> {
         };
     }
 
+    private static final int ROUNDS = 3;
+
     private void iotlbMisses() throws Exception {
-        NetDriver.Config iova = NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
-        say("IOTLB misses, 1 device, Java manager");
-        double javaRate, javaFrames;
-        try (IotlbManager m = IotlbManager.create(null); NetLoopback l = NetLoopback.open(iova, "vhb%d")) {
+        double[] jr = new double[ROUNDS], jf = new double[ROUNDS], cr = new double[ROUNDS], cf = new double[ROUNDS];
+        double[] dup = new double[ROUNDS], jl = new double[ROUNDS], cl = new double[ROUNDS];
+        for (int round = 0; round < ROUNDS; round++) {
+            say("IOTLB misses, 1 device, Java manager (round " + (round + 1) + "/" + ROUNDS + ")");
+            double[] j = javaMissRun(round == ROUNDS - 1);
+            jr[round] = j[0];
+            jf[round] = j[1];
+            dup[round] = j[2];
+            jl[round] = j[3];
+            if (cServe != null) {
+                say("IOTLB misses, 1 device, plain C miss loop in the same process (round " + (round + 1) + "/"
+                        + ROUNDS + ")");
+                double[] c = cMissRun();
+                cr[round] = c[0];
+                cf[round] = c[1];
+                cl[round] = c[2];
+            }
+        }
+        boolean haveC = cServe != null;
+        row("IOTLB misses served, 1 device (4 KiB maps, invalidate/32 frames; median of " + ROUNDS + ")", median(jr),
+                haveC ? median(cr) : null, "misses/s", null);
+        row("IOTLB miss mean service time, read MISS -> UPDATE written (median of " + ROUNDS + ")", median(jl),
+                haveC ? median(cl) : null, "µs", null);
+        row("TX 64 B frames under that miss load, 1 device (median of " + ROUNDS + ")", median(jf),
+                haveC ? median(cf) : null, "frames/s", String.format("Java: %.0f%% of misses were duplicates",
+                        100 * median(dup)));
+    }
+
+    private static final NetDriver.Config IOVA_CONFIG =
+            NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
+
+    /** One device, the Java manager driven on a thread of ours: misses/s, frames/s, duplicate share. */
+    private double[] javaMissRun(boolean report) throws Exception {
+        try (IotlbManager m = IotlbManager.create(null); NetLoopback l = NetLoopback.open(IOVA_CONFIG, "vhb%d")) {
             ManagedDevice md = l.startWithIotlb(m, l.offsetTranslator(4096));
             AtomicBoolean stop = new AtomicBoolean();
+            AtomicBoolean counting = new AtomicBoolean();
             long[] alloc = new long[2];
             Thread loopThread = Thread.ofPlatform().name("bench-iotlb").start(() -> {
                 var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+                boolean started = false;
                 while (!stop.get()) {
                     m.processReady(50);
-                    if (alloc[0] == 0 && md.stats().misses() > 2000) { // warm: start counting
+                    if (!started && counting.get()) {
+                        started = true;
                         alloc[0] = mx.getCurrentThreadAllocatedBytes();
                         alloc[1] = md.stats().misses();
                     }
                 }
-                long bytes = mx.getCurrentThreadAllocatedBytes() - alloc[0];
-                alloc[0] = bytes;
+                alloc[0] = mx.getCurrentThreadAllocatedBytes() - alloc[0];
                 alloc[1] = md.stats().misses() - alloc[1];
             });
             List<Runnable> inv = List.of(managerInvalidator(l, md)); // a VMM invalidates through the manager
-            churn(List.of(l), List.of(() -> { }), 1); // warm-up (no invalidation)
-            churn(List.of(l), inv, Math.min(seconds, 1));
+            churn(List.of(l), inv, 2); // warm-up
             md.resetLatency();
+            counting.set(true);
             DeviceStats s0 = md.stats();
             long t0 = System.nanoTime();
             long frames = churn(List.of(l), inv, seconds);
@@ -329,52 +371,57 @@ final class BenchCommand implements Callable<Integer> {
             DeviceStats s1 = md.stats();
             stop.set(true);
             loopThread.join();
-            javaRate = (s1.misses() - s0.misses()) / secs;
-            javaFrames = frames / secs;
-            row("IOTLB miss p50 (Java manager)", s1.latency().p50Nanos() / 1e3, null, "µs", "read MISS -> UPDATE written");
-            row("IOTLB miss p99 (Java manager)", s1.latency().p99Nanos() / 1e3, null, "µs", null);
-            row("heap allocated per miss (manager thread, steady state)", alloc[1] == 0 ? 0 : alloc[0] / (double) alloc[1],
-                    null, "bytes/miss", alloc[1] + " misses");
             if (s1.faults() != 0) {
                 throw new IllegalStateException(s1.faults() + " misses unanswered");
             }
-        }
-        Double cRate = null, cFrames = null;
-        if (cServe != null) {
-            say("IOTLB misses, 1 device, plain C miss loop (same process)");
-            try (IotlbManager m = IotlbManager.create(null); NetLoopback l = NetLoopback.open(iova, "vhb%d");
-                 EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
-                ManagedDevice md = l.startWithIotlb(m, l.offsetTranslator(4096)); // maps the used rings
-                md.unregister();
-                MemorySegment out = a.allocate(JAVA_LONG, 2);
-                long ubase = l.memory().regions().get(0).segment().address();
-                long size = l.memory().regions().get(0).size();
-                int[] rc = new int[1];
-                Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() -> {
-                    try {
-                        rc[0] = (int) cServe.invokeExact(l.net().fd(), stopFd.fd(), NetLoopback.IOVA_OFFSET,
-                                NetLoopback.GUEST_BASE, size, ubase, 4096L, l.net().iotlbMessagesV2() ? 1 : 0, out);
-                    } catch (Throwable e) {
-                        rc[0] = Integer.MIN_VALUE;
-                    }
-                });
-                churn(List.of(l), List.of(() -> { }), 1);
-                churn(List.of(l), List.of(invalidator(l)), Math.min(seconds, 1));
-                long m0 = out.getAtIndex(JAVA_LONG, 0); // racy read of a counter: fine for a rate
-                long t0 = System.nanoTime();
-                long frames = churn(List.of(l), List.of(invalidator(l)), seconds);
-                double secs = (System.nanoTime() - t0) / 1e9;
-                stopFd.signal();
-                server.join();
-                if (rc[0] != 0) {
-                    throw new IllegalStateException("C miss loop failed: " + rc[0]);
-                }
-                cRate = (out.getAtIndex(JAVA_LONG, 0) - m0) / secs;
-                cFrames = frames / secs;
+            long misses = s1.misses() - s0.misses();
+            if (report) {
+                row("IOTLB miss p50 (Java manager)", s1.latency().p50Nanos() / 1e3, null, "µs",
+                        "read MISS -> UPDATE written");
+                row("IOTLB miss p99 (Java manager)", s1.latency().p99Nanos() / 1e3, null, "µs", null);
+                row("heap allocated per miss (manager thread, steady state)",
+                        alloc[1] == 0 ? 0 : alloc[0] / (double) alloc[1], null, "bytes/miss", alloc[1] + " misses");
             }
+            return new double[] {misses / secs, frames / secs,
+                    misses == 0 ? 0 : (s1.duplicates() - s0.duplicates()) / (double) misses,
+                    s1.latency().meanNanos() / 1e3};
         }
-        row("IOTLB misses served, 1 device (4 KiB maps, invalidate/32 frames)", javaRate, cRate, "misses/s", null);
-        row("TX 64 B frames under that miss load, 1 device", javaFrames, cFrames, "frames/s", null);
+    }
+
+    /** One device, misses served by native/cbench.c's loop on a thread of ours: misses/s, frames/s. */
+    private double[] cMissRun() throws Exception {
+        try (IotlbManager m = IotlbManager.create(null); NetLoopback l = NetLoopback.open(IOVA_CONFIG, "vhb%d");
+             EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
+            ManagedDevice md = l.startWithIotlb(m, l.offsetTranslator(4096)); // maps the used rings
+            md.unregister();
+            MemorySegment out = a.allocate(JAVA_LONG, 2);
+            long ubase = l.memory().regions().get(0).segment().address();
+            long size = l.memory().regions().get(0).size();
+            int[] rc = new int[1];
+            Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() -> {
+                try {
+                    rc[0] = (int) cServe.invokeExact(l.net().fd(), stopFd.fd(), NetLoopback.IOVA_OFFSET,
+                            NetLoopback.GUEST_BASE, size, ubase, 4096L, l.net().iotlbMessagesV2() ? 1 : 0, out);
+                } catch (Throwable e) {
+                    rc[0] = Integer.MIN_VALUE;
+                }
+            });
+            List<Runnable> inv = List.of(invalidator(l));
+            churn(List.of(l), inv, 2); // warm-up, as for Java
+            long m0 = out.getAtIndex(JAVA_LONG, 0); // counters the C loop updates: fine for rates
+            long n0 = out.getAtIndex(JAVA_LONG, 1);
+            long t0 = System.nanoTime();
+            long frames = churn(List.of(l), inv, seconds);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            long m1 = out.getAtIndex(JAVA_LONG, 0);
+            long n1 = out.getAtIndex(JAVA_LONG, 1);
+            stopFd.signal();
+            server.join();
+            if (rc[0] != 0) {
+                throw new IllegalStateException("C miss loop failed: " + rc[0]);
+            }
+            return new double[] {(m1 - m0) / secs, frames / secs, m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0)};
+        }
     }
 
     private void manyDevices() throws Exception {

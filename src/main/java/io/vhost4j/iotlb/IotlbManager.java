@@ -118,6 +118,16 @@ public final class IotlbManager implements AutoCloseable {
                 return;
             }
             md.removed = true;
+            // Wait for a drain of this device on the loop thread to end, so that the loop never reads the fd
+            // after this returns (the caller may close it, and the number may be reused).
+            while (md.servingThread != null && md.servingThread != Thread.currentThread()) {
+                try {
+                    md.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
             devices.remove(md.token);
             if (!md.device.isClosed() && !epoll.isClosed()) {
                 try {
@@ -215,20 +225,26 @@ public final class IotlbManager implements AutoCloseable {
         }
     }
 
-    /** Reads and answers every queued miss of one device; returns how many were read. */
+    /**
+     * Reads and answers every queued miss of one device; returns how many were read. The device's monitor
+     * is held only around its counters and view, never across a syscall, so that a VMM thread calling
+     * {@link ManagedDevice#invalidate} is never held up by a drain.
+     */
     private int serve(ManagedDevice md) {
+        int fd;
         synchronized (md) {
             if (md.removed) {
                 return 0;
             }
-            int fd;
-            try {
-                fd = md.device.fd();
-            } catch (IllegalStateException closed) {
+            if (md.device.isClosed()) {
                 unregister(md);
                 return 0;
             }
-            int misses = 0;
+            fd = md.device.fd();
+            md.servingThread = Thread.currentThread();
+        }
+        int misses = 0;
+        try {
             while (true) {
                 long n = Sys.read(fd, readBuf, IotlbWire.SIZE);
                 if (n == -EAGAIN() || n == 0) {
@@ -240,7 +256,9 @@ public final class IotlbManager implements AutoCloseable {
                 }
                 long received = System.nanoTime();
                 if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
-                    md.unexpected++;
+                    synchronized (md) {
+                        md.unexpected++;
+                    }
                     continue;
                 }
                 misses++;
@@ -251,24 +269,30 @@ public final class IotlbManager implements AutoCloseable {
                     continue;
                 }
                 Access access = Access.of(perm);
-                md.misses++;
-                if (md.view.covers(iova, access)) {
-                    md.duplicates++;
+                synchronized (md) {
+                    md.misses++;
+                    if (md.view.covers(iova, access)) {
+                        md.duplicates++;
+                    }
                 }
-                if (map(md, fd, iova, access) != 0) {
+                if (map(md, fd, iova, access, md.translation) != 0) {
                     md.latency.record(System.nanoTime() - received);
                 }
+            }
+        } finally {
+            synchronized (md) {
+                md.servingThread = null;
+                md.notifyAll();
             }
         }
     }
 
     /**
-     * Translates {@code iova} and writes the UPDATE; called with the device's monitor held.
+     * Translates {@code iova} into {@code t} (the caller's) and writes the UPDATE.
      *
      * @return the number of bytes mapped from {@code iova} on (0 after a fault)
      */
-    long map(ManagedDevice md, int fd, long iova, Access access) {
-        Translation t = md.translation;
+    long map(ManagedDevice md, int fd, long iova, Access access, Translation t) {
         t.clear();
         boolean found;
         try {
@@ -316,8 +340,10 @@ public final class IotlbManager implements AutoCloseable {
             fault(md, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + Errno.name((int) -rc));
             return 0;
         }
-        md.updates++;
-        md.view.add(first, first + (size - 1), t.perm());
+        synchronized (md) {
+            md.updates++;
+            md.view.add(first, first + (size - 1), t.perm());
+        }
         return above + 1;
     }
 
@@ -327,7 +353,9 @@ public final class IotlbManager implements AutoCloseable {
     }
 
     private void fault(ManagedDevice md, long iova, Access access, IotlbFault.Reason reason, String detail) {
-        md.faults++;
+        synchronized (md) {
+            md.faults++;
+        }
         try {
             listener.onFault(md, new IotlbFault(iova, access, reason, detail));
         } catch (RuntimeException ignored) {

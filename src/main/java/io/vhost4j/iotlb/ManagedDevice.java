@@ -22,6 +22,7 @@ public final class ManagedDevice {
     final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
     final LatencyHistogram latency = new LatencyHistogram();
     boolean removed;
+    Thread servingThread; // the loop thread while it drains this device's misses
     long misses, duplicates, updates, invalidations, faults, unexpected;
 
     ManagedDevice(IotlbManager manager, VhostDevice device, List<MemoryRegion> guestMemory, Translator translator,
@@ -44,12 +45,13 @@ public final class ManagedDevice {
      *
      * @return whether the whole range was mapped
      */
-    public synchronized boolean prefault(long iova, long size, Access access) {
+    public boolean prefault(long iova, long size, Access access) {
         IotlbMessage.checkRange(iova, size);
+        Translation t = new Translation(); // not the loop's: prefault may run beside it
         long last = iova + (size - 1);
         long cur = iova;
         while (true) {
-            long mapped = manager.map(this, device.fd(), cur, access);
+            long mapped = manager.map(this, device.fd(), cur, access, t);
             if (mapped == 0) {
                 return false;
             }
@@ -61,11 +63,13 @@ public final class ManagedDevice {
     }
 
     /** Writes INVALIDATE for {@code [iova, iova+size)} (every overlapping mapping goes) and updates the view. */
-    public synchronized void invalidate(long iova, long size) throws VhostException {
+    public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
-        manager.writeInvalidate(this, iova, size);
-        invalidations++;
-        view.invalidate(iova, iova + (size - 1));
+        manager.writeInvalidate(this, iova, size); // the kernel orders it with the loop's updates
+        synchronized (this) {
+            invalidations++;
+            view.invalidate(iova, iova + (size - 1));
+        }
     }
 
     /** Whether the manager believes {@code iova} is mapped with a permission allowing {@code access}. */
