@@ -50,6 +50,17 @@ class IotlbKernelTest {
     }
 
     @Test
+    void indirectTablesAreIovasTranslatedLikeBuffers() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults().withIndirectTx(true), PAGE)) {
+            r.md = r.f.startWithIotlb(r.manager, r.translator);
+            r.manager.start();
+            r.f.txRun(0, 300, BATCH, WAIT);
+            assertEquals(0, r.md.stats().faults(), r.faults.toString());
+            assertTrue(r.md.stats().misses() > 0);
+        }
+    }
+
+    @Test
     void backendBeforeTheUsedRingIsMappedFailsWithEfaultAndQueuesAReadOnlyMiss() throws Exception {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.f.driver().configure();
@@ -312,7 +323,7 @@ class IotlbKernelTest {
     @Test
     void sixtyFourDevicesOnOneManagerThreadAllPassTraffic() throws Exception {
         int n = 64;
-        NetDriver.Config c = new NetDriver.Config(32, false, false, 2048, io.vhost4j.guest.DmaWindow.PHYSICAL);
+        NetDriver.Config c = new NetDriver.Config(32, false, false, 2048, io.vhost4j.guest.DmaWindow.PHYSICAL, false);
         java.util.List<IotlbRig> rigs = new java.util.ArrayList<>();
         try {
             IotlbRig first = new IotlbRig(c, PAGE);

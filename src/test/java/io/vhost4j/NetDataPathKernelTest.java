@@ -57,7 +57,7 @@ class NetDataPathKernelTest {
 
     @Test
     void mergeableRxBuffersGatherLargeFramesFromSeveralBuffers() throws Exception {
-        NetDriver.Config c = new NetDriver.Config(128, true, false, 512, DmaWindow.PHYSICAL);
+        NetDriver.Config c = new NetDriver.Config(128, true, false, 512, DmaWindow.PHYSICAL, false);
         try (NetLoopback f = started(c)) {
             int multi = 0;
             for (int s = 0; s < 600; s++) {
@@ -73,7 +73,7 @@ class NetDataPathKernelTest {
 
     @Test
     void interleavedTxAndRxWithEventIdxAndASmallRing() throws Exception {
-        NetDriver.Config c = new NetDriver.Config(64, false, true, 2048, DmaWindow.PHYSICAL);
+        NetDriver.Config c = new NetDriver.Config(64, false, true, 2048, DmaWindow.PHYSICAL, false);
         try (NetLoopback f = started(c)) {
             for (int round = 0; round < 40; round++) {
                 f.txRun(round * 50, 50, BATCH, WAIT);
@@ -81,6 +81,16 @@ class NetDataPathKernelTest {
             }
             assertEquals(2000, f.driver().framesSent());
             assertEquals(2000, f.driver().framesReceived() - f.foreignFrames());
+        }
+    }
+
+    @Test
+    void indirectDescriptorsCarryHeaderAndFrameAsTwoBuffers() throws Exception {
+        try (NetLoopback f = started(NetDriver.Config.defaults().withIndirectTx(true))) {
+            f.txRun(0, 1000, BATCH, WAIT);
+            f.rxRun(1000, 200, BATCH, WAIT);
+            assertTrue(f.net().getFeatures().has(VirtioFeature.RING_INDIRECT_DESC));
+            assertTrue(f.driver().features().has(VirtioFeature.RING_INDIRECT_DESC));
         }
     }
 

@@ -436,7 +436,7 @@ final class BenchCommand implements Callable<Integer> {
             return;
         }
         say(devices + " devices on one Java manager thread");
-        NetDriver.Config iova = new NetDriver.Config(64, false, false, 2048, DmaWindow.iova(NetLoopback.IOVA_OFFSET));
+        NetDriver.Config iova = new NetDriver.Config(64, false, false, 2048, DmaWindow.iova(NetLoopback.IOVA_OFFSET), false);
         List<NetLoopback> loops = new ArrayList<>();
         List<ManagedDevice> mds = new ArrayList<>();
         try (IotlbManager m = IotlbManager.create(null)) {

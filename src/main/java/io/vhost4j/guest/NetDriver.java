@@ -35,6 +35,8 @@ public final class NetDriver implements AutoCloseable {
     /** Largest frame (without header) this driver transmits or receives. */
     public static final int MAX_FRAME = 1514;
     private static final int TX_SLOT = 2048;
+    /** Where in a TX slot the two-entry indirect table goes (after header + largest frame, 16-aligned). */
+    private static final int TX_TABLE = TX_SLOT - 32;
     private static final long NUM_BUFFERS_OFFSET = 10;
 
     /**
@@ -45,9 +47,11 @@ public final class NetDriver implements AutoCloseable {
      * @param eventIdx           negotiate VIRTIO_RING_F_EVENT_IDX
      * @param rxBufferSize       bytes per RX buffer (header included); at least 1526 without MRG_RXBUF
      * @param dma                GPA or IOVA addressing (IOVA negotiates ACCESS_PLATFORM)
+     * @param indirectTx         negotiate VIRTIO_RING_F_INDIRECT_DESC and send each frame as an indirect
+     *                           chain of two buffers: the header, then the frame
      */
     public record Config(int queueSize, boolean mergeableRxBuffers, boolean eventIdx, int rxBufferSize,
-                         DmaWindow dma) {
+                         DmaWindow dma, boolean indirectTx) {
         /** Validates the buffer size against the MRG_RXBUF choice. */
         public Config {
             if (!mergeableRxBuffers && rxBufferSize < HEADER_SIZE + MAX_FRAME) {
@@ -61,12 +65,17 @@ public final class NetDriver implements AutoCloseable {
 
         /** 256 entries, no MRG_RXBUF, no EVENT_IDX, 2 KiB RX buffers, guest-physical addressing. */
         public static Config defaults() {
-            return new Config(256, false, false, 2048, DmaWindow.PHYSICAL);
+            return new Config(256, false, false, 2048, DmaWindow.PHYSICAL, false);
         }
 
         /** This config with {@code dma}. */
         public Config withDma(DmaWindow dma) {
-            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma);
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirectTx);
+        }
+
+        /** This config sending frames through indirect descriptors (or not). */
+        public Config withIndirectTx(boolean indirect) {
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirect);
         }
 
         /** Guest memory the driver needs from its base address. */
@@ -142,6 +151,9 @@ public final class NetDriver implements AutoCloseable {
         }
         if (config.eventIdx()) {
             f = f.with(VirtioFeature.RING_EVENT_IDX);
+        }
+        if (config.indirectTx()) {
+            f = f.with(VirtioFeature.RING_INDIRECT_DESC);
         }
         if (config.dma().kind() == io.vhost4j.AddressKind.IOVA) {
             f = f.with(VirtioFeature.ACCESS_PLATFORM);
@@ -270,7 +282,10 @@ public final class NetDriver implements AutoCloseable {
         MemorySegment buf = memory.slice(gpa, HEADER_SIZE + len);
         buf.asSlice(0, HEADER_SIZE).fill((byte) 0);
         MemorySegment.copy(frame, 0, buf, HEADER_SIZE, len);
-        int head = tx.add(new SplitQueue.Buffer(gpa, (int) (HEADER_SIZE + len), false));
+        int head = config.indirectTx()
+                ? tx.addIndirect(gpa + TX_TABLE, new SplitQueue.Buffer(gpa, HEADER_SIZE, false),
+                        new SplitQueue.Buffer(gpa + HEADER_SIZE, (int) len, false))
+                : tx.add(new SplitQueue.Buffer(gpa, (int) (HEADER_SIZE + len), false));
         txSlotOfHead[head] = slot;
         tx.kick();
         framesSent++;

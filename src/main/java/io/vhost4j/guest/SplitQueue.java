@@ -202,6 +202,54 @@ public final class SplitQueue implements AutoCloseable {
     }
 
     /**
+     * Adds a chain as one ring descriptor with {@code VRING_DESC_F_INDIRECT} (VIRTIO_RING_F_INDIRECT_DESC must
+     * be negotiated): the chain's descriptors are written to a table at guest-physical {@code tableGpa}
+     * ({@code 16 * chain.length} bytes, 16-byte aligned, owned by the caller until the chain is used).
+     *
+     * @return the head descriptor, or -1 if the ring has no free descriptor
+     */
+    public int addIndirect(long tableGpa, Buffer... chain) {
+        if (chain.length == 0) {
+            throw new IllegalArgumentException("empty chain");
+        }
+        if ((tableGpa & 15) != 0) {
+            throw new IllegalArgumentException("indirect table 0x" + Long.toHexString(tableGpa)
+                    + " is not 16-byte aligned");
+        }
+        if (numFree == 0) {
+            return -1;
+        }
+        MemorySegment table = memory.slice(tableGpa, DESC_SIZE * chain.length);
+        boolean sawWritable = false;
+        for (int i = 0; i < chain.length; i++) {
+            Buffer b = chain[i];
+            if (sawWritable && !b.deviceWritable()) {
+                throw new IllegalArgumentException("device-readable buffer after a writable one in the chain");
+            }
+            sawWritable |= b.deviceWritable();
+            long off = i * DESC_SIZE;
+            table.set(JAVA_LONG, off, dma.deviceAddress(b.guestAddr()));
+            table.set(JAVA_INT, off + 8, b.length());
+            boolean more = i + 1 < chain.length;
+            table.set(JAVA_SHORT, off + 12, (short) ((b.deviceWritable() ? VRING_DESC_F_WRITE() : 0)
+                    | (more ? VRING_DESC_F_NEXT() : 0)));
+            table.set(JAVA_SHORT, off + 14, (short) (more ? i + 1 : 0));
+        }
+        int head = freeHead;
+        long off = head * DESC_SIZE;
+        desc.set(JAVA_LONG, off, dma.deviceAddress(tableGpa));
+        desc.set(JAVA_INT, off + 8, (int) (DESC_SIZE * chain.length));
+        desc.set(JAVA_SHORT, off + 12, (short) VRING_DESC_F_INDIRECT());
+        desc.set(JAVA_SHORT, off + 14, (short) 0);
+        freeHead = Short.toUnsignedInt(next[head]);
+        numFree--;
+        chainLength[head] = 1;
+        avail.set(JAVA_SHORT, 4 + 2L * (availIdx & (size - 1)), (short) head);
+        availIdx = (availIdx + 1) & 0xffff;
+        return head;
+    }
+
+    /**
      * Publishes the chains added since the last call (release store of {@code avail->idx}) and signals the
      * kick eventfd if the device asked for it (used->flags, or avail_event with EVENT_IDX).
      *

@@ -95,6 +95,31 @@ class SplitQueueTest {
     }
 
     @Test
+    void anIndirectChainTakesOneRingDescriptorAndATableOfDeviceAddresses() throws Exception {
+        try (GuestMemory mem = GuestMemory.allocate(0, 1 << 16);
+             SplitQueue q = new SplitQueue(mem, 0, 4, DmaWindow.iova(0x1000_0000L), false)) {
+            int head = q.addIndirect(0x8000, new SplitQueue.Buffer(0x9000, 12, false),
+                    new SplitQueue.Buffer(0x9100, 60, true));
+            assertEquals(3, q.numFree());
+            MemorySegment d = mem.slice(q.descGuestAddr(), q.descTableBytes());
+            assertEquals(0x1000_8000L, d.get(JAVA_LONG, head * 16L));          // table's device address
+            assertEquals(32, d.get(JAVA_INT, head * 16L + 8));                 // two entries
+            assertEquals(4, d.get(JAVA_SHORT, head * 16L + 12));               // VRING_DESC_F_INDIRECT
+            MemorySegment t = mem.slice(0x8000, 32);
+            assertEquals(0x1000_9000L, t.get(JAVA_LONG, 0));
+            assertEquals(1, t.get(JAVA_SHORT, 12));                            // NEXT
+            assertEquals(1, t.get(JAVA_SHORT, 14));
+            assertEquals(0x1000_9100L, t.get(JAVA_LONG, 16));
+            assertEquals(2, t.get(JAVA_SHORT, 28));                            // WRITE, last
+            q.kick();
+            new FakeDevice(mem, q).useAll(60);
+            assertEquals(head, q.pollUsed().head());
+            assertEquals(4, q.numFree());
+            assertThrows(IllegalArgumentException.class, () -> q.addIndirect(0x8008, new SplitQueue.Buffer(0, 1, false)));
+        }
+    }
+
+    @Test
     void chainOrderAndArgumentsAreChecked() throws Exception {
         try (GuestMemory mem = GuestMemory.allocate(0, 1 << 16);
              SplitQueue q = new SplitQueue(mem, 0, 4, DmaWindow.PHYSICAL, false)) {
