@@ -157,6 +157,23 @@ public final class SplitQueue implements AutoCloseable {
                 memory.userAddress(usedGpa));
     }
 
+    /** Writes descriptor {@code index} of {@code table} (the ring's table or an indirect one). */
+    private void writeDesc(MemorySegment table, long index, long gpa, int length, int flags, int next) {
+        long off = index * DESC_SIZE;
+        table.set(JAVA_LONG, off, dma.deviceAddress(gpa));
+        table.set(JAVA_INT, off + 8, length);
+        table.set(JAVA_SHORT, off + 12, (short) flags);
+        table.set(JAVA_SHORT, off + 14, (short) next);
+    }
+
+    /** Flags of buffer {@code i} of {@code chain}; rejects a device-readable buffer after a writable one. */
+    private static int chainFlags(Buffer[] chain, int i) {
+        if (i > 0 && chain[i - 1].deviceWritable() && !chain[i].deviceWritable()) {
+            throw new IllegalArgumentException("device-readable buffer after a writable one in the chain");
+        }
+        return (chain[i].deviceWritable() ? VRING_DESC_F_WRITE() : 0) | (i + 1 < chain.length ? VRING_DESC_F_NEXT() : 0);
+    }
+
     /**
      * Adds a chain (device-readable buffers first, then device-writable ones) to the available ring without
      * publishing it yet.
@@ -170,25 +187,19 @@ public final class SplitQueue implements AutoCloseable {
         if (chain.length > numFree) {
             return -1;
         }
-        boolean sawWritable = false;
+        for (int i = 1; i < chain.length; i++) {
+            chainFlags(chain, i); // validate the whole chain before touching the ring
+        }
         int head = freeHead;
         int d = head;
         int total = 0;
         for (int i = 0; i < chain.length; i++) {
             Buffer b = chain[i];
-            if (sawWritable && !b.deviceWritable()) {
-                throw new IllegalArgumentException("device-readable buffer after a writable one in the chain");
-            }
-            sawWritable |= b.deviceWritable();
-            long off = d * DESC_SIZE;
-            desc.set(JAVA_LONG, off, dma.deviceAddress(b.guestAddr()));
-            desc.set(JAVA_INT, off + 8, b.length());
-            int flags = (b.deviceWritable() ? VRING_DESC_F_WRITE() : 0) | (i + 1 < chain.length ? VRING_DESC_F_NEXT() : 0);
-            desc.set(JAVA_SHORT, off + 12, (short) flags);
             int nx = Short.toUnsignedInt(next[d]);
-            desc.set(JAVA_SHORT, off + 14, (short) (i + 1 < chain.length ? nx : 0));
+            boolean more = i + 1 < chain.length;
+            writeDesc(desc, d, b.guestAddr(), b.length(), chainFlags(chain, i), more ? nx : 0);
             total++;
-            if (i + 1 < chain.length) {
+            if (more) {
                 d = nx;
             } else {
                 freeHead = nx;
@@ -220,27 +231,12 @@ public final class SplitQueue implements AutoCloseable {
             return -1;
         }
         MemorySegment table = memory.slice(tableGpa, DESC_SIZE * chain.length);
-        boolean sawWritable = false;
         for (int i = 0; i < chain.length; i++) {
-            Buffer b = chain[i];
-            if (sawWritable && !b.deviceWritable()) {
-                throw new IllegalArgumentException("device-readable buffer after a writable one in the chain");
-            }
-            sawWritable |= b.deviceWritable();
-            long off = i * DESC_SIZE;
-            table.set(JAVA_LONG, off, dma.deviceAddress(b.guestAddr()));
-            table.set(JAVA_INT, off + 8, b.length());
-            boolean more = i + 1 < chain.length;
-            table.set(JAVA_SHORT, off + 12, (short) ((b.deviceWritable() ? VRING_DESC_F_WRITE() : 0)
-                    | (more ? VRING_DESC_F_NEXT() : 0)));
-            table.set(JAVA_SHORT, off + 14, (short) (more ? i + 1 : 0));
+            writeDesc(table, i, chain[i].guestAddr(), chain[i].length(), chainFlags(chain, i),
+                    i + 1 < chain.length ? i + 1 : 0);
         }
         int head = freeHead;
-        long off = head * DESC_SIZE;
-        desc.set(JAVA_LONG, off, dma.deviceAddress(tableGpa));
-        desc.set(JAVA_INT, off + 8, (int) (DESC_SIZE * chain.length));
-        desc.set(JAVA_SHORT, off + 12, (short) VRING_DESC_F_INDIRECT());
-        desc.set(JAVA_SHORT, off + 14, (short) 0);
+        writeDesc(desc, head, tableGpa, (int) (DESC_SIZE * chain.length), VRING_DESC_F_INDIRECT(), 0);
         freeHead = Short.toUnsignedInt(next[head]);
         numFree--;
         chainLength[head] = 1;
