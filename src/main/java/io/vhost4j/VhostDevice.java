@@ -80,7 +80,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     // ---- helpers -------------------------------------------------------------------------------------
 
     final void ioctl(String op, long request, MemorySegment arg) throws VhostException {
-        Errno.check(Sys.ioctl(fd.get(), request, arg), op, path());
+        ioctl(Sys.local(), op, request, arg);
     }
 
     /** {@link #ioctl(String, long, MemorySegment)} with the thread's buffers fetched by the caller (hot paths). */

@@ -334,11 +334,8 @@ class IotlbKernelTest {
             var manager = first.manager;
             java.util.List<io.vhost4j.iotlb.ManagedDevice> mds = new java.util.ArrayList<>();
             for (IotlbRig r : rigs) {
-                r.f.driver().configure();
-                r.md = manager.register(r.f.net(), r.f.memory().memoryTable(), r.translator);
+                r.md = r.f.startWithIotlb(manager, r.translator);
                 mds.add(r.md);
-                r.prefaultUsedRings();
-                r.f.driver().attach(r.f.tap());
             }
             manager.start();
             assertEquals(n, manager.devices().size());

@@ -44,14 +44,6 @@ final class IotlbRig implements AutoCloseable {
         md = manager.register(f.net(), f.memory().memoryTable(), translator);
     }
 
-    void prefaultUsedRings() {
-        for (long[] used : f.driver().usedRings()) {
-            if (!md.prefault(used[0] + OFFSET, used[1], Access.WO)) {
-                throw new IllegalStateException("used ring not mapped: " + faults);
-            }
-        }
-    }
-
     @Override
     public void close() {
         manager.close();

@@ -2,7 +2,6 @@ package io.vhost4j.iotlb;
 
 import io.vhost4j.Access;
 import io.vhost4j.EventFd;
-import io.vhost4j.IotlbMessage;
 import io.vhost4j.MemoryRegion;
 import io.vhost4j.MemoryTable;
 import io.vhost4j.VhostDevice;
@@ -333,9 +332,9 @@ public final class IotlbManager implements AutoCloseable {
         long first = iova - below;
         long size = below + above + 1;
         long uaddr = region.userAddr() + (gpa - region.guestPhysAddr()) - below;
-        IotlbWire.put(writeBuf(), md.device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), first, size, uaddr,
-                t.perm().code());
-        long rc = Sys.write(fd, writeBuf(), IotlbWire.SIZE);
+        MemorySegment out = writeBuf();
+        IotlbWire.put(out, md.device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), first, size, uaddr, t.perm().code());
+        long rc = Sys.write(fd, out, IotlbWire.SIZE);
         if (rc < 0) {
             fault(md, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + Errno.name((int) -rc));
             return 0;
@@ -361,10 +360,6 @@ public final class IotlbManager implements AutoCloseable {
         } catch (RuntimeException ignored) {
             // a listener's bug must not stop the loop
         }
-    }
-
-    void writeInvalidate(ManagedDevice md, long iova, long size) throws VhostException {
-        md.device.writeIotlb(IotlbMessage.invalidate(iova, size));
     }
 
     private void checkOpen() {

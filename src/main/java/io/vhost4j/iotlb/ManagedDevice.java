@@ -65,7 +65,7 @@ public final class ManagedDevice {
     /** Writes INVALIDATE for {@code [iova, iova+size)} (every overlapping mapping goes) and updates the view. */
     public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
-        manager.writeInvalidate(this, iova, size); // the kernel orders it with the loop's updates
+        device.writeIotlb(IotlbMessage.invalidate(iova, size)); // the kernel orders it with the loop's updates
         synchronized (this) {
             invalidations++;
             view.invalidate(iova, iova + (size - 1));

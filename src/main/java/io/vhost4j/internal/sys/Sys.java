@@ -144,13 +144,9 @@ public final class Sys {
 
     /** {@code ioctl(fd, request, arg)} with a pointer argument ({@code MemorySegment.NULL} for none). */
     public static int ioctl(int fd, long request, MemorySegment arg) {
-        MemorySegment c = LOCAL.get().capture;
-        try {
-            int rc;
-            do rc = result((int) IOCTL_PTR.invokeExact(c, fd, request, arg), c); while (rc == -EINTR);
-            return rc;
-        } catch (Throwable t) { throw unexpected(t); }
+        return ioctl(LOCAL.get(), fd, request, arg);
     }
+
 
     /** {@link #ioctl(int, long, MemorySegment)} with this thread's buffers already at hand. */
     public static int ioctl(Local local, int fd, long request, MemorySegment arg) {
