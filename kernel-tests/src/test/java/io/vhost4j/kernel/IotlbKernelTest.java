@@ -1,0 +1,411 @@
+package io.vhost4j.kernel;
+
+import io.vhost4j.Errno;
+import io.vhost4j.Access;
+import io.vhost4j.AddressKind;
+import io.vhost4j.BackendFeature;
+import io.vhost4j.BackendFeatures;
+import io.vhost4j.DeviceKind;
+import io.vhost4j.Features;
+import io.vhost4j.IotlbMessage;
+import io.vhost4j.IotlbType;
+import io.vhost4j.MemoryTable;
+import io.vhost4j.Tap;
+import io.vhost4j.VhostException;
+import io.vhost4j.VhostNet;
+import io.vhost4j.VirtioFeature;
+import io.vhost4j.VringAddr;
+
+import io.vhost4j.testkit.DmaRange;
+import io.vhost4j.testkit.NetDriver;
+import io.vhost4j.testkit.NetLoopback;
+import io.vhost4j.internal.sys.IotlbWire;
+import io.vhost4j.internal.sys.Sys;
+import io.vhost4j.iotlb.DeviceStats;
+import io.vhost4j.iotlb.IotlbFault;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+import static io.vhost4j.kernel.TestValues.PAGE;
+import static io.vhost4j.kernel.TestValues.BATCH;
+import static io.vhost4j.kernel.TestValues.WAIT;
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MISS;
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MSG;
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MSG_V2;
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The device IOTLB protocol against the real kernel: exact kernel behaviour, and the manager serving it. */
+@Tag("kernel")
+class IotlbKernelTest {
+
+    @BeforeEach
+    void device() {
+        KernelDevices.requireNet();
+    }
+
+    @Test
+    void framesFlowBothWaysWithEveryAddressAnIovaServedByTheManager() throws Exception {
+        try (IotlbRig r = IotlbRig.started(PAGE)) {
+            r.loop.txRun(0, 400, BATCH, WAIT);
+            r.loop.rxRun(1000, 400, BATCH, WAIT);
+            DeviceStats s = r.md.stats();
+            assertEquals(0, s.faults(), r.faults.toString());
+            assertTrue(s.misses() > 10, s.toString()); // desc, avail, buffers: all missed page by page
+            assertTrue(s.updates() >= s.misses(), s.toString());
+            assertTrue(s.latency().count() > 0 && s.latency().p99Nanos() > 0, s.toString());
+            // Every ring address the device was given is an IOVA, not a GPA.
+            VringAddr a = r.loop.driver().txQueue().vringAddr(1);
+            assertEquals(AddressKind.IOVA, a.kind());
+            assertEquals(r.loop.driver().txQueue().descGuestAddr() + IotlbRig.OFFSET, a.desc());
+        }
+    }
+
+    @Test
+    void theManagerCanBeDrivenFromTheVmmsOwnLoop() throws Exception {
+        // No manager thread: this thread polls the manager's epoll fd and calls processReady, as a VMM would.
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.md = r.loop.startWithIotlb(r.manager, r.translator);
+            MemorySegment got = r.loop.memory().slice(NetLoopback.GUEST_BASE, 2048); // a scratch receive buffer
+            int received = 0;
+            for (int s = 0; s < 64; s++) {
+                assertTrue(r.loop.driver().transmit(r.loop.frame(s), WAIT));
+            }
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (received < 64 && System.nanoTime() < deadline) {
+                if (Sys.pollIn(r.manager.fd(), 10) > 0) {
+                    r.manager.processReady(0);
+                }
+                while (r.loop.peer().receive(got, Duration.ZERO) > 0) {
+                    received++;
+                }
+            }
+            assertEquals(64, received, "frames through misses served from this thread: " + r.md.stats());
+            assertTrue(r.md.stats().misses() > 0 && r.md.stats().faults() == 0, r.md.stats().toString());
+            assertEquals(0, r.manager.processReady(0), "nothing left to serve");
+        }
+    }
+
+    @Test
+    void indirectTablesAreIovasTranslatedLikeBuffers() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults().withIndirectTx(true), PAGE)) {
+            r.md = r.loop.startWithIotlb(r.manager, r.translator);
+            r.manager.start();
+            r.loop.txRun(0, 300, BATCH, WAIT);
+            assertEquals(0, r.md.stats().faults(), r.faults.toString());
+            assertTrue(r.md.stats().misses() > 0);
+        }
+    }
+
+    @Test
+    void backendBeforeTheUsedRingIsMappedFailsWithEfaultAndQueuesAReadOnlyMiss() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.loop.driver().configure();
+            VhostException e = assertThrows(VhostException.class, () -> r.loop.net().setBackend(VhostNet.TX, r.loop.tap()));
+            assertEquals("EFAULT", e.errnoName());
+            IotlbMessage miss = r.loop.net().readIotlb();
+            assertEquals(IotlbType.MISS, miss.type());
+            assertEquals(r.loop.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, miss.iova()); // exact IOVA
+            assertEquals(Access.RO, miss.perm()); // RO although the kernel writes there
+            assertEquals(0, miss.size());
+            assertEquals(0, miss.uaddr());
+            assertNull(r.loop.net().readIotlb()); // then nothing: EAGAIN
+        }
+    }
+
+    @Test
+    void readsTakeOneWholeMessageAndAShortBufferLeavesItQueued() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE); Arena arena = Arena.ofConfined()) {
+            r.loop.driver().configure();
+            assertEquals(-Errno.EAGAIN.value(), Sys.read(r.loop.net().fd(), arena.allocate(IotlbWire.SIZE, 8)));
+            assertThrows(VhostException.class, () -> r.loop.net().setBackend(VhostNet.RX, r.loop.tap()));
+            assertEquals(0, Sys.read(r.loop.net().fd(), arena.allocate(64, 8)));
+            MemorySegment m = arena.allocate(IotlbWire.SIZE, 8);
+            assertEquals(IotlbWire.SIZE, Sys.read(r.loop.net().fd(), m));
+            assertEquals(VHOST_IOTLB_MSG_V2(), IotlbWire.msgType(m)); // MSG_V2 acked by the driver
+            assertEquals(VHOST_IOTLB_MISS(), IotlbWire.type(m));
+            assertEquals(r.loop.driver().rxQueue().usedGuestAddr() + IotlbRig.OFFSET, IotlbWire.iova(m));
+            assertEquals(-Errno.EAGAIN.value(), Sys.read(r.loop.net().fd(), m));
+        }
+    }
+
+    @Test
+    void withoutMsgV2TheKernelSpeaksV1() throws Exception {
+        try (VhostNet net = VhostNet.open(); Arena arena = Arena.ofConfined()) {
+            net.setOwner();
+            net.setFeatures(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1, VirtioFeature.ACCESS_PLATFORM));
+            net.setMemTable(MemoryTable.empty());
+            net.setVringNum(0, 64);
+            net.setVringAddr(VringAddr.ofIova(0, 0x10000, 0x11000, 0x12000));
+            try (Tap tap = Tap.create("vt%d")) {
+                assertThrows(VhostException.class, () -> net.setBackend(0, tap));
+            }
+            MemorySegment m = arena.allocate(IotlbWire.SIZE, 8);
+            assertEquals(IotlbWire.SIZE, Sys.read(net.fd(), m));
+            assertEquals(VHOST_IOTLB_MSG(), IotlbWire.msgType(m));
+            IotlbMessage miss = IotlbMessage.decode(m);
+            assertEquals(0x12000, miss.iova());
+            assertEquals(Access.RO, miss.perm());
+            // v1 updates are accepted
+            net.writeIotlb(IotlbMessage.update(0x12000, PAGE, arena.allocate(PAGE, PAGE).address(), Access.RW));
+        }
+    }
+
+    @Test
+    void updateErrnosAreExact() throws Exception {
+        try (VhostNet net = VhostNet.open(); Arena arena = Arena.ofConfined()) {
+            net.setOwner();
+            long uaddr = arena.allocate(PAGE, PAGE).address();
+            // IOTLB off: the kernel answers EFAULT.
+            VhostException off = assertThrows(VhostException.class,
+                    () -> net.writeIotlb(IotlbMessage.update(0x1000, PAGE, uaddr, Access.RW)));
+            assertEquals("EFAULT", off.errnoName());
+            assertTrue(off.operation().startsWith("write(IOTLB UPDATE)"), off.operation());
+            net.setFeatures(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1, VirtioFeature.ACCESS_PLATFORM));
+            net.writeIotlb(IotlbMessage.update(0x1000, PAGE, uaddr, Access.RW));
+            net.writeIotlb(IotlbMessage.invalidate(0x1000, PAGE));
+            // Size 0: refused in Java; the kernel says EINVAL.
+            assertThrows(IllegalArgumentException.class, () -> IotlbMessage.update(0x1000, 0, uaddr, Access.RW));
+            assertThrows(IllegalArgumentException.class, () -> IotlbMessage.update(-4096, 8192, uaddr, Access.RW));
+            MemorySegment m = arena.allocate(IotlbWire.SIZE, 8);
+            IotlbWire.put(m, true, 0, VHOST_IOTLB_UPDATE(), 0x1000, 0, uaddr, 3);
+            assertEquals(-Errno.EINVAL.value(), Sys.write(net.fd(), m));
+            // A write shorter than header + payload (8 + 32 bytes): EINVAL. The kernel checks only that the
+            // payload is there: 40 bytes are taken, and reported as the whole 72-byte message.
+            IotlbWire.put(m, true, 0, VHOST_IOTLB_UPDATE(), 0x1000, PAGE, uaddr, 3);
+            assertEquals(-Errno.EINVAL.value(), Sys.write(net.fd(), m, 39));
+            assertEquals(IotlbWire.SIZE, Sys.write(net.fd(), m, 40));
+            // MISS sent to vhost-net: EFAULT.
+            IotlbWire.put(m, true, 0, VHOST_IOTLB_MISS(), 0x1000, PAGE, uaddr, 3);
+            assertEquals(-Errno.EFAULT.value(), Sys.write(net.fd(), m));
+        }
+    }
+
+    @Test
+    void asidIsIgnoredByVhostNetSoTheLibraryRefusesIt() throws Exception {
+        try (VhostNet net = VhostNet.open(); Arena arena = Arena.ofConfined()) {
+            net.setOwner();
+            net.setBackendFeatures(BackendFeatures.of(BackendFeature.IOTLB_MSG_V2));
+            net.setFeatures(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1, VirtioFeature.ACCESS_PLATFORM));
+            long uaddr = arena.allocate(PAGE, PAGE).address();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> net.writeIotlb(IotlbMessage.update(0x1000, PAGE, uaddr, Access.RW).withAsid(1)));
+            assertTrue(e.getMessage().contains("IOTLB_ASID"), e.getMessage());
+            MemorySegment m = arena.allocate(IotlbWire.SIZE, 8);
+            IotlbWire.put(m, true, 1, VHOST_IOTLB_UPDATE(), 0x1000, PAGE, uaddr, 3);
+            assertEquals(IotlbWire.SIZE, Sys.write(net.fd(), m)); // the kernel silently takes it
+        }
+    }
+
+    @Test
+    void setFeaturesAgainIsRefusedAndDoingItOnPurposeEmptiesTheIotlb() throws Exception {
+        try (IotlbRig r = IotlbRig.started(1 << 20)) {
+            r.loop.txRun(0, 50, BATCH, WAIT);
+            long before = r.md.stats().misses();
+            r.loop.txRun(50, 50, BATCH, WAIT);
+            assertEquals(before, r.md.stats().misses(), "warm 1 MiB mappings: no further misses");
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> r.loop.net().setFeatures(r.loop.driver().features()));
+            assertTrue(e.getMessage().contains("would empty it"), e.getMessage());
+            r.loop.net().setFeaturesDiscardingIotlb(r.loop.driver().features());
+            r.loop.txRun(100, 50, BATCH, WAIT);
+            assertTrue(r.md.stats().misses() > before, "the next frames missed again: " + r.md.stats());
+            assertEquals(0, r.md.stats().faults(), r.faults.toString());
+        }
+    }
+
+    @Test
+    void permissionComesFromTheTranslatorNotFromTheMiss() throws Exception {
+        // A naive responder that maps the used ring RO, as the MISS asks: the backend starts, TX stalls.
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.configureAndRegister();
+            DmaRange txUsed = r.loop.driver().usedRings().get(1);
+            long usedIova = txUsed.deviceAddress();
+            long usedUser = r.loop.memory().userAddress(txUsed.guestPhysAddress());
+            // The used ring shares its 4 KiB page with the avail ring: keep the vIOMMU's page mappings off it,
+            // so that only the mappings this test writes cover it.
+            r.translator.override(usedIova, txUsed.size(), null);
+            DmaRange rxUsed = r.loop.driver().usedRings().get(0);
+            assertTrue(r.md.prefault(rxUsed.deviceAddress(), rxUsed.size(), Access.WO));
+            r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RO));
+            r.loop.driver().attach(r.loop.tap()); // starts: the used-ring write at start is not checked against perm
+            r.manager.start();
+            long missesBefore = r.md.stats().misses();
+            r.loop.driver().transmit(r.loop.frame(0, 100), WAIT);
+            assertTrue(r.loop.tapSilent(Duration.ofSeconds(1)),
+                    "TX should stall with a read-only used ring");
+            // An RW update over it does not help: overlapping entries are not merged.
+            r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RW));
+            r.loop.driver().transmit(r.loop.frame(1, 100), WAIT);
+            assertTrue(r.loop.tapSilent(Duration.ofSeconds(1)),
+                    "TX should still stall");
+            // INVALIDATE then UPDATE RW recovers; both stalled frames go out.
+            r.md.invalidate(usedIova, txUsed.size());
+            r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RW));
+            r.loop.driver().transmit(r.loop.frame(2, NetLoopback.sizeOf(2)), WAIT);
+            for (int s = 0; s < 2; s++) {
+                int n = r.loop.peer().receive(r.loop.memory().slice(NetLoopback.GUEST_BASE, 2048), WAIT);
+                assertEquals(100, n, "stalled frame " + s);
+            }
+            r.loop.expectOnTap(2, WAIT);
+            assertTrue(r.md.stats().misses() >= missesBefore);
+        }
+        // The manager answers the RO miss of NET_SET_BACKEND with the translator's RW: traffic flows.
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.configureAndRegister();
+            r.manager.start();
+            for (int q = 0; q < 2; q++) {
+                int queue = q;
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                while (true) { // EFAULT until the manager has mapped the used ring from the RO miss
+                    try {
+                        r.loop.net().setBackend(queue, r.loop.tap());
+                        break;
+                    } catch (VhostException e) {
+                        assertEquals("EFAULT", e.errnoName());
+                        assertTrue(System.nanoTime() < deadline, "manager never mapped the used ring");
+                        Thread.sleep(20);
+                    }
+                }
+            }
+            long usedIova = r.loop.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET;
+            assertTrue(r.md.isMapped(usedIova, Access.RW), "mapped RW although the miss asked RO");
+            r.loop.txRun(0, 50, BATCH, WAIT);
+        }
+    }
+
+    @Test
+    void invalidationInTheMiddleOfTrafficLosesNothing() throws Exception {
+        try (IotlbRig r = IotlbRig.started(PAGE)) {
+            long window = r.loop.memory().regions().get(0).size();
+            for (int round = 0; round < 8; round++) {
+                long misses = r.md.stats().misses();
+                r.loop.txRun(round * 40, 40, BATCH, WAIT);
+                r.manager.invalidateAll(NetLoopback.GUEST_BASE + IotlbRig.OFFSET, window);
+                assertEquals(0, r.md.stats().mapped(), "the manager's view is emptied too");
+                r.loop.txRun(1000 + round * 40, 40, BATCH, WAIT);
+                assertTrue(r.md.stats().misses() > misses, "invalidation caused new misses");
+            }
+            r.loop.rxRun(5000, 100, BATCH, WAIT);
+            DeviceStats s = r.md.stats();
+            assertEquals(8, s.invalidations());
+            assertEquals(0, s.faults(), r.faults.toString());
+        }
+    }
+
+    @Test
+    void translatorFaultsAreReportedAndOtherDevicesKeepRunning() throws Exception {
+        try (IotlbRig bad = new IotlbRig(NetDriver.Config.defaults(), PAGE);
+             IotlbRig good = IotlbRig.started(PAGE)) {
+            // A second device on the good rig's manager, whose translator refuses the TX buffers and throws
+            // for the RX buffers.
+            bad.loop.driver().configure();
+            var md = good.manager.register(bad.loop.net(), bad.loop.memory().memoryTable(), (iova, access, out) -> {
+                long gpa = iova - IotlbRig.OFFSET;
+                long bufs = NetLoopback.GUEST_BASE + 2 * io.vhost4j.testkit.SplitQueue.footprint(256);
+                if (gpa >= bufs + 256L * 2048) {
+                    return false; // TX buffers: no mapping
+                }
+                if (gpa >= bufs) {
+                    throw new IllegalStateException("vIOMMU bug");
+                }
+                return bad.translator.translate(iova, access, out);
+            });
+            for (DmaRange used : bad.loop.driver().usedRings()) {
+                assertTrue(md.prefault(used.deviceAddress(), used.size(), Access.WO));
+            }
+            bad.loop.driver().attach(bad.loop.tap());
+            bad.loop.driver().transmit(bad.loop.frame(0, 200), WAIT);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (good.faults.stream().noneMatch(f -> f.reason() == IotlbFault.Reason.NO_MAPPING)
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(good.faults.stream().anyMatch(f -> f.reason() == IotlbFault.Reason.NO_MAPPING), good.faults.toString());
+            assertTrue(bad.loop.tapSilent(Duration.ofMillis(500)));
+            bad.loop.peer().send(bad.loop.frame(1, 200));
+            deadline = System.nanoTime() + WAIT.toNanos();
+            while (good.faults.stream().noneMatch(f -> f.reason() == IotlbFault.Reason.TRANSLATOR_ERROR)
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(good.faults.stream().anyMatch(f -> f.reason() == IotlbFault.Reason.TRANSLATOR_ERROR
+                    && f.detail().contains("vIOMMU bug")), good.faults.toString());
+            // The good device is unaffected.
+            good.loop.txRun(0, 100, BATCH, WAIT);
+            good.loop.rxRun(1000, 100, BATCH, WAIT);
+            assertEquals(0, good.md.stats().faults());
+            md.unregister();
+        }
+    }
+
+    @Test
+    void translationsOutsideGuestMemoryAreRefused() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.configureAndRegister();
+            r.md.unregister();
+            var md = r.manager.register(r.loop.net(), r.loop.memory().memoryTable(), (iova, access, out) -> out.set(iova & -PAGE, PAGE, 0x7_0000_0000L, Access.RW));
+            assertTrue(!md.prefault(r.loop.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO));
+            assertEquals(IotlbFault.Reason.OUTSIDE_GUEST_MEMORY, r.faults.get(0).reason());
+            assertEquals(0, md.stats().updates());
+            var md2 = md;
+            md2.unregister();
+            var ro = r.manager.register(r.loop.net(), r.loop.memory().memoryTable(), (iova, access, out) -> r.translator.translate(iova, access, out)
+                    && out.set(out.iova(), out.size(), out.guestPhysAddr(), Access.RO));
+            assertTrue(!ro.prefault(r.loop.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO));
+            assertEquals(IotlbFault.Reason.PERMISSION_DENIED, r.faults.get(1).reason());
+        }
+    }
+
+    @Test
+    void sixtyFourDevicesOnOneManagerThreadAllPassTraffic() throws Exception {
+        int n = 64;
+        NetDriver.Config c = new NetDriver.Config(32, false, false, 2048, io.vhost4j.testkit.DmaWindow.PHYSICAL, false);
+        java.util.List<IotlbRig> rigs = new java.util.ArrayList<>();
+        try {
+            IotlbRig first = new IotlbRig(c, PAGE);
+            rigs.add(first);
+            for (int i = 1; i < n; i++) {
+                rigs.add(new IotlbRig(c, PAGE));
+            }
+            var manager = first.manager;
+            java.util.List<io.vhost4j.iotlb.ManagedDevice> mds = new java.util.ArrayList<>();
+            for (IotlbRig r : rigs) {
+                r.md = r.loop.startWithIotlb(manager, r.translator);
+                mds.add(r.md);
+            }
+            manager.start();
+            assertEquals(n, manager.devices().size());
+            for (int round = 0; round < 3; round++) {
+                for (IotlbRig r : rigs) {
+                    r.loop.txRun(round * 8, 8, BATCH, WAIT);
+                }
+            }
+            for (var md : mds) {
+                assertTrue(md.stats().misses() > 0, md + " " + md.stats());
+                assertEquals(0, md.stats().faults());
+            }
+            // A device closed under the running loop is dropped; the others go on.
+            IotlbRig gone = rigs.remove(n - 1);
+            gone.close();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (manager.devices().size() == n && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(n - 1, manager.devices().size());
+            rigs.get(0).loop.txRun(100, 8, BATCH, WAIT);
+        } finally {
+            for (IotlbRig r : rigs) {
+                r.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package io.vhost4j.kernel;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Gate for kernel tests: a missing device skips the test on a developer's host, but fails it inside the
+ * project's kernel guest ({@code VHOST4J_IN_GUEST=1}, set by ci/vm-run) or in direct mode, where the
+ * kernel suite must really run.
+ */
+public final class KernelDevices {
+    private KernelDevices() {}
+
+    /** Whether this JVM runs in the kernel suite (guest or direct mode). */
+    public static boolean required() {
+        return "1".equals(System.getenv("VHOST4J_IN_GUEST")) || "1".equals(System.getenv("VHOST4J_KERNEL_SUITE"));
+    }
+
+    /** Skips (or, in the kernel suite, fails) unless {@code path} exists and is readable and writable. */
+    public static void require(String path) {
+        Path p = Path.of(path);
+        boolean usable = Files.exists(p) && Files.isReadable(p) && Files.isWritable(p);
+        if (!usable) {
+            if (required()) {
+                fail(path + " is missing or not accessible in the kernel suite");
+            }
+            assumeTrue(false, path + " not available here: kernel test skipped (run ci/test)");
+        }
+    }
+
+    /** {@link #require} for vhost-net and the tun device. */
+    public static void requireNet() {
+        require("/dev/vhost-net");
+        require("/dev/net/tun");
+    }
+}

@@ -1,0 +1,420 @@
+package io.vhost4j.testkit;
+
+import io.vhost4j.BackendFeature;
+import io.vhost4j.DeviceKind;
+import io.vhost4j.EventFd;
+import io.vhost4j.Features;
+import io.vhost4j.NetFeature;
+import io.vhost4j.Tap;
+import io.vhost4j.VhostException;
+import io.vhost4j.VhostNet;
+import io.vhost4j.VirtioFeature;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * A userspace virtio-net driver over vhost-net: RX queue 0 and TX queue 1 as {@link SplitQueue}s in
+ * {@link GuestMemory}, frames with the 12-byte {@code virtio_net_hdr_v1} header, {@code MRG_RXBUF} when
+ * configured. It does what a guest's virtio-net driver does, without a VM.
+ *
+ * <p>Lifecycle: {@link #create} lays out the rings and buffers; {@link #configure()} does every ioctl up
+ * to the backend (owner, features, memory table, rings, eventfds) and posts the RX buffers;
+ * {@link #attach(Tap)} starts both queues on a tap; {@link #detach()} stops them, keeping ring state, so
+ * {@link #attach} can resume. With the device IOTLB on, the used rings must be mapped between
+ * {@code configure()} and {@code attach()} (see {@link #usedRings()}). One thread drives a driver.
+ */
+public final class NetDriver implements AutoCloseable {
+    /** Size of the virtio-net header on every frame (virtio_net_hdr_v1 / virtio_net_hdr_mrg_rxbuf). */
+    public static final int HEADER_SIZE = 12;
+    /** Largest frame (without header) this driver transmits or receives. */
+    public static final int MAX_FRAME = 1514;
+    private static final int TX_SLOT = 2048;
+    /** Where in a TX slot the two-entry indirect table goes (after header + largest frame, 16-aligned). */
+    private static final int TX_TABLE = TX_SLOT - 32;
+    private static final long NUM_BUFFERS_OFFSET = 10;
+
+    /**
+     * Driver options.
+     *
+     * @param queueSize          entries per queue (power of two)
+     * @param mergeableRxBuffers negotiate MRG_RXBUF: frames may span several RX buffers
+     * @param eventIdx           negotiate VIRTIO_RING_F_EVENT_IDX
+     * @param rxBufferSize       bytes per RX buffer (header included); at least 1526 without MRG_RXBUF
+     * @param dma                GPA or IOVA addressing (IOVA negotiates ACCESS_PLATFORM)
+     * @param indirectTx         negotiate VIRTIO_RING_F_INDIRECT_DESC and send each frame as an indirect
+     *                           chain of two buffers: the header, then the frame
+     */
+    public record Config(int queueSize, boolean mergeableRxBuffers, boolean eventIdx, int rxBufferSize,
+                         DmaWindow dma, boolean indirectTx) {
+        /** Validates the buffer size against the MRG_RXBUF choice. */
+        public Config {
+            if (!mergeableRxBuffers && rxBufferSize < HEADER_SIZE + MAX_FRAME) {
+                throw new IllegalArgumentException("RX buffers of " + rxBufferSize + " bytes need MRG_RXBUF (at least "
+                        + (HEADER_SIZE + MAX_FRAME) + " without it)");
+            }
+            if (rxBufferSize <= HEADER_SIZE || rxBufferSize > 65536) {
+                throw new IllegalArgumentException("RX buffer size " + rxBufferSize + " out of range");
+            }
+        }
+
+        /** 256 entries, no MRG_RXBUF, no EVENT_IDX, 2 KiB RX buffers, guest-physical addressing. */
+        public static Config defaults() {
+            return new Config(256, false, false, 2048, DmaWindow.PHYSICAL, false);
+        }
+
+        /** This config with {@code dma}. */
+        public Config withDma(DmaWindow dma) {
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirectTx);
+        }
+
+        /** This config sending frames through indirect descriptors (or not). */
+        public Config withIndirectTx(boolean indirect) {
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirect);
+        }
+
+        /** Guest memory the driver lays out from its base address (not rounded). */
+        long layoutBytes() {
+            return 2 * SplitQueue.footprint(queueSize) + (long) queueSize * (rxBufferSize + TX_SLOT);
+        }
+
+        /** Guest memory the driver needs from its base address, rounded up to whole 4 KiB pages. */
+        public long memoryNeeded() {
+            return (layoutBytes() + 4095) & ~4095L;
+        }
+    }
+
+    private final VhostNet device;
+    private final GuestMemory memory;
+    private final Config config;
+    private final SplitQueue rx, tx;
+    private final EventFd rxErr, txErr;
+    private final long rxBufGpa, txBufGpa;
+    private final int[] txSlotOfHead, rxSlotOfHead;
+    private final int[] freeTxSlots;
+    private int freeTxCount;
+    private long framesSent, framesReceived, bytesSent, bytesReceived;
+    private int lastNumBuffers;
+
+    private NetDriver(VhostNet device, GuestMemory memory, long baseGpa, Config config) throws VhostException {
+        this.device = device;
+        this.memory = memory;
+        this.config = config;
+        int n = config.queueSize();
+        long ring = SplitQueue.footprint(n);
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            rx = track(opened, new SplitQueue(memory, baseGpa, n, config.dma(), config.eventIdx()));
+            tx = track(opened, new SplitQueue(memory, baseGpa + ring, n, config.dma(), config.eventIdx()));
+            rxErr = track(opened, EventFd.create());
+            txErr = track(opened, EventFd.create());
+        } catch (VhostException | RuntimeException e) {
+            opened.forEach(NetDriver::closeQuietly);
+            throw e;
+        }
+        rxBufGpa = baseGpa + 2 * ring;
+        txBufGpa = rxBufGpa + (long) n * config.rxBufferSize();
+        memory.slice(baseGpa, config.layoutBytes()); // the whole layout must fit in one region
+        txSlotOfHead = new int[n];
+        rxSlotOfHead = new int[n];
+        freeTxSlots = new int[n];
+        for (int i = 0; i < n; i++) {
+            freeTxSlots[i] = n - 1 - i;
+        }
+        freeTxCount = n;
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> opened, T c) {
+        opened.add(c);
+        return c;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // closing eventfds does not fail
+        }
+    }
+
+    /** Lays out the driver's rings and buffers in {@code memory} from {@code baseGpa}. */
+    public static NetDriver create(VhostNet device, GuestMemory memory, long baseGpa, Config config)
+            throws VhostException {
+        return new NetDriver(device, memory, baseGpa, config);
+    }
+
+    /** The features this driver acks: VERSION_1, plus MRG_RXBUF, EVENT_IDX, ACCESS_PLATFORM as configured. */
+    public Features features() {
+        Features f = Features.of(DeviceKind.NET, VirtioFeature.VERSION_1);
+        if (config.mergeableRxBuffers()) {
+            f = f.with(NetFeature.MRG_RXBUF);
+        }
+        if (config.eventIdx()) {
+            f = f.with(VirtioFeature.RING_EVENT_IDX);
+        }
+        if (config.indirectTx()) {
+            f = f.with(VirtioFeature.RING_INDIRECT_DESC);
+        }
+        if (config.dma().kind() == io.vhost4j.AddressKind.IOVA) {
+            f = f.with(VirtioFeature.ACCESS_PLATFORM);
+        }
+        return f;
+    }
+
+    /**
+     * Everything up to the backend: owner, features (and backend feature IOTLB_MSG_V2 with the IOTLB on),
+     * memory table, both rings, kick/call/err eventfds; then posts every RX buffer.
+     */
+    public void configure() throws VhostException {
+        device.setOwner();
+        if (config.dma().kind() == io.vhost4j.AddressKind.IOVA
+                && device.getBackendFeatures().has(BackendFeature.IOTLB_MSG_V2)) {
+            device.setBackendFeatures(io.vhost4j.BackendFeatures.of(BackendFeature.IOTLB_MSG_V2));
+        }
+        device.setFeatures(features());
+        device.setMemTable(memory.memoryTable());
+        SplitQueue[] queues = {rx, tx};
+        EventFd[] errs = {rxErr, txErr};
+        for (int q = 0; q < 2; q++) {
+            device.setVringNum(q, config.queueSize());
+            device.setVringBase(q, queues[q].availIndex());
+            device.setVringAddr(queues[q].vringAddr(q));
+            device.setVringKick(q, queues[q].kickFd());
+            device.setVringCall(q, queues[q].callFd());
+            device.setVringErr(q, errs[q]);
+        }
+        for (int i = 0; i < config.queueSize(); i++) {
+            postRx(i);
+        }
+    }
+
+    /** The RX and TX used rings, in that order: with the device IOTLB on they must be mapped before attach. */
+    public List<DmaRange> usedRings() {
+        return List.of(DmaRange.of(config.dma(), rx.usedGuestAddr(), rx.usedRingBytes()),
+                DmaRange.of(config.dma(), tx.usedGuestAddr(), tx.usedRingBytes()));
+    }
+
+    /** The RX buffer area: {@code queueSize} buffers of {@code rxBufferSize} bytes, written by the device. */
+    public DmaRange rxBuffers() {
+        return DmaRange.of(config.dma(), rxBufGpa, (long) config.queueSize() * config.rxBufferSize());
+    }
+
+    /**
+     * The TX buffer area: {@code queueSize} slots of 2 KiB, read by the device (header, frame and, with
+     * indirect TX, the slot's two-entry descriptor table).
+     */
+    public DmaRange txBuffers() {
+        return DmaRange.of(config.dma(), txBufGpa, (long) config.queueSize() * TX_SLOT);
+    }
+
+    /**
+     * Signals both kick eventfds whatever the device asked for: resumes a queue whose used ring says NO_NOTIFY
+     * because the device stopped on a fault (e.g. an IOTLB miss that was answered late).
+     */
+    public void forceKick() throws VhostException {
+        rx.forceKick();
+        tx.forceKick();
+    }
+
+    /** Starts both queues on {@code tap} ({@code VHOST_NET_SET_BACKEND}); kicks RX so posted buffers are seen. */
+    public void attach(Tap tap) throws VhostException {
+        device.setBackend(VhostNet.RX, tap);
+        device.setBackend(VhostNet.TX, tap);
+        rx.kick();
+        tx.kick();
+    }
+
+    /** Stops both queues ({@code VHOST_NET_SET_BACKEND -1}); the rings keep their state for a later attach. */
+    public void detach() throws VhostException {
+        device.removeBackend(VhostNet.RX);
+        device.removeBackend(VhostNet.TX);
+    }
+
+    private void postRx(int slot) throws VhostException {
+        int head = rx.add(new SplitQueue.Buffer(rxBufGpa + (long) slot * config.rxBufferSize(),
+                config.rxBufferSize(), true));
+        if (head < 0) {
+            throw new IllegalStateException("RX queue full");
+        }
+        rxSlotOfHead[head] = slot;
+    }
+
+    /** Throws if vhost signalled an error eventfd. */
+    public void checkErrors() throws VringErrorException, VhostException {
+        long n = rxErr.drain();
+        if (n != 0) {
+            throw new VringErrorException(device.path(), VhostNet.RX, n);
+        }
+        n = txErr.drain();
+        if (n != 0) {
+            throw new VringErrorException(device.path(), VhostNet.TX, n);
+        }
+    }
+
+    private SplitQueue.Used waitUsed(SplitQueue q, Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            SplitQueue.Used u = q.pollUsed();
+            if (u != null) {
+                return u;
+            }
+            checkErrors();
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
+            u = q.awaitUsed(Duration.ofNanos(Math.min(left, 20_000_000L)));
+            if (u != null) {
+                return u;
+            }
+        }
+    }
+
+    /** Frees the TX slots of every chain the device has sent; returns how many. */
+    public int reclaimTx() {
+        int n = 0;
+        for (SplitQueue.Used u; (u = tx.pollUsed()) != null; n++) {
+            freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+        }
+        return n;
+    }
+
+    /**
+     * Queues one Ethernet frame (60..{@value #MAX_FRAME} bytes, no header) on the TX queue and kicks the
+     * device, waiting up to {@code timeout} for a free slot.
+     *
+     * @return false if no slot came free in time
+     */
+    public boolean transmit(MemorySegment frame, Duration timeout) throws IOException {
+        long len = frame.byteSize();
+        if (len <= 0 || len > MAX_FRAME) {
+            throw new IllegalArgumentException("frame of " + len + " bytes (1.." + MAX_FRAME + ")");
+        }
+        reclaimTx();
+        if (freeTxCount == 0) {
+            SplitQueue.Used u = waitUsed(tx, timeout);
+            if (u == null) {
+                return false;
+            }
+            freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+            reclaimTx();
+        }
+        int slot = freeTxSlots[--freeTxCount];
+        long gpa = txBufGpa + (long) slot * TX_SLOT;
+        MemorySegment buf = memory.slice(gpa, HEADER_SIZE + len);
+        buf.asSlice(0, HEADER_SIZE).fill((byte) 0);
+        MemorySegment.copy(frame, 0, buf, HEADER_SIZE, len);
+        int head = config.indirectTx()
+                ? tx.addIndirect(gpa + TX_TABLE, new SplitQueue.Buffer(gpa, HEADER_SIZE, false),
+                        new SplitQueue.Buffer(gpa + HEADER_SIZE, (int) len, false))
+                : tx.add(new SplitQueue.Buffer(gpa, (int) (HEADER_SIZE + len), false));
+        txSlotOfHead[head] = slot;
+        tx.kick();
+        framesSent++;
+        bytesSent += len;
+        return true;
+    }
+
+    /** Waits until every queued TX frame was used by the device, up to {@code timeout}; false on timeout. */
+    public boolean flushTx(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            reclaimTx();
+            if (tx.inFlight() == 0) {
+                return true;
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            SplitQueue.Used u = waitUsed(tx, Duration.ofNanos(left));
+            if (u != null) {
+                freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+            }
+        }
+    }
+
+    /**
+     * Receives one frame into {@code dst} (header stripped), waiting up to {@code timeout}; with MRG_RXBUF
+     * gathers every buffer the header's {@code num_buffers} names. The buffers are posted again.
+     *
+     * @return the frame's length, or -1 if none arrived in time
+     */
+    public int receive(MemorySegment dst, Duration timeout) throws IOException {
+        SplitQueue.Used u = waitUsed(rx, timeout);
+        if (u == null) {
+            return -1;
+        }
+        int slot = rxSlotOfHead[u.head()];
+        long gpa = rxBufGpa + (long) slot * config.rxBufferSize();
+        int numBuffers = config.mergeableRxBuffers()
+                ? Short.toUnsignedInt(memory.slice(gpa, HEADER_SIZE).get(JAVA_SHORT, NUM_BUFFERS_OFFSET)) : 1;
+        int total = u.length() - HEADER_SIZE;
+        copyOut(gpa + HEADER_SIZE, total, dst, 0);
+        postRx(slot);
+        for (int i = 1; i < numBuffers; i++) {
+            SplitQueue.Used more = waitUsed(rx, Duration.ofSeconds(5));
+            if (more == null) {
+                throw new IOException("frame announced " + numBuffers + " buffers, only " + i + " arrived");
+            }
+            int s = rxSlotOfHead[more.head()];
+            copyOut(rxBufGpa + (long) s * config.rxBufferSize(), more.length(), dst, total);
+            total += more.length();
+            postRx(s);
+        }
+        rx.kick();
+        lastNumBuffers = numBuffers;
+        framesReceived++;
+        bytesReceived += total;
+        return total;
+    }
+
+    private void copyOut(long gpa, int len, MemorySegment dst, long dstOffset) {
+        if (dstOffset + len > dst.byteSize()) {
+            throw new IndexOutOfBoundsException("frame of " + (dstOffset + len) + " bytes does not fit a "
+                    + dst.byteSize() + "-byte buffer");
+        }
+        MemorySegment.copy(memory.slice(gpa, len), 0, dst, dstOffset, len);
+    }
+
+    /** The RX queue, for tests and tools that post raw chains. */
+    public SplitQueue rxQueue() { return rx; }
+
+    /** The TX queue, for tests and tools that post raw chains. */
+    public SplitQueue txQueue() { return tx; }
+
+    /** The device this driver runs. */
+    public VhostNet device() { return device; }
+
+    /** The configuration. */
+    public Config config() { return config; }
+
+    /** {@code num_buffers} of the last received frame (1 without MRG_RXBUF). */
+    public int lastNumBuffers() { return lastNumBuffers; }
+
+    /** Frames queued for transmission so far. */
+    public long framesSent() { return framesSent; }
+
+    /** Frames received so far. */
+    public long framesReceived() { return framesReceived; }
+
+    /** Frame bytes (without headers) queued for transmission so far. */
+    public long bytesSent() { return bytesSent; }
+
+    /** Frame bytes (without headers) received so far. */
+    public long bytesReceived() { return bytesReceived; }
+
+    /** Closes the driver's eventfds; the device and the memory stay open (they belong to the caller). */
+    @Override
+    public void close() {
+        rx.close();
+        tx.close();
+        rxErr.close();
+        txErr.close();
+    }
+}

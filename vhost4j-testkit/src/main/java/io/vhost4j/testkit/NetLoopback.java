@@ -1,0 +1,256 @@
+package io.vhost4j.testkit;
+
+import io.vhost4j.testkit.PacketSocket;
+import io.vhost4j.Tap;
+import io.vhost4j.VhostException;
+import io.vhost4j.VhostNet;
+import io.vhost4j.iotlb.IotlbManager;
+import io.vhost4j.iotlb.ManagedDevice;
+import io.vhost4j.testkit.OffsetTranslator;
+import io.vhost4j.iotlb.Translator;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.time.Duration;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+/**
+ * vhost-net driven end to end without a VM: a {@link NetDriver} in its own {@link GuestMemory}, a
+ * {@link Tap} as backend and a {@link PacketSocket} on the host side. Frames are numbered, carry a
+ * private EtherType (the host's own traffic on the tap is skipped and counted) and a pattern derived from
+ * their number, so every frame is checked byte for byte. What the kernel tests, {@code vhostctl selftest}
+ * and the benchmarks drive.
+ */
+public final class NetLoopback implements AutoCloseable {
+    /** EtherType of the loopback's frames (IEEE local experimental). */
+    public static final int ETHER_TYPE = 0x88B5;
+    /** IOVA minus GPA used when the device IOTLB is on ({@link DmaWindow#iova}): IOVAs never equal GPAs. */
+    public static final long IOVA_OFFSET = 0x10_0000_0000L;
+    /** Guest-physical base of the driver's memory. */
+    public static final long GUEST_BASE = 0x4000_0000L;
+    private static final ValueLayoutHolder BE = new ValueLayoutHolder();
+
+    private final VhostNet net;
+    private final GuestMemory memory;
+    private final Tap tap;
+    private final PacketSocket peer;
+    private final NetDriver driver;
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment frame = arena.allocate(NetDriver.MAX_FRAME);
+    private final MemorySegment got = arena.allocate(65536);
+    private int foreignFrames;
+
+    private static final class ValueLayoutHolder {
+        final java.lang.foreign.ValueLayout.OfInt i32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+        final java.lang.foreign.ValueLayout.OfShort u16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    }
+
+    private NetLoopback(VhostNet net, GuestMemory memory, Tap tap, PacketSocket peer, NetDriver driver) {
+        this.net = net;
+        this.memory = memory;
+        this.tap = tap;
+        this.peer = peer;
+        this.driver = driver;
+    }
+
+    /**
+     * Opens {@code /dev/vhost-net}, maps the driver's memory, creates a tap (named from {@code tapName},
+     * e.g. {@code "vt%d"}) and its packet socket. Nothing is configured yet: call
+     * {@link NetDriver#configure()} and {@link NetDriver#attach(Tap)} (or {@link #start()}).
+     */
+    public static NetLoopback open(NetDriver.Config config, String tapName) throws VhostException {
+        VhostNet n = null;
+        GuestMemory m = null;
+        Tap t = null;
+        PacketSocket p = null;
+        try {
+            n = VhostNet.open();
+            m = GuestMemory.allocate(GUEST_BASE, config.memoryNeeded());
+            t = Tap.create(tapName);
+            p = PacketSocket.open(t, ETHER_TYPE);
+            return new NetLoopback(n, m, t, p, NetDriver.create(n, m, GUEST_BASE, config));
+        } catch (VhostException | RuntimeException e) {
+            if (p != null) p.close();
+            if (t != null) t.close();
+            if (m != null) m.close();
+            if (n != null) n.close();
+            throw e;
+        }
+    }
+
+    /**
+     * IOTLB on: {@link NetDriver#configure()}, registers the device with {@code manager} (guest memory: this
+     * loopback's), maps both used rings through {@code translator} (they must be mapped before the backend
+     * starts), then {@link NetDriver#attach(Tap)}. The driver's config must use an IOVA {@link DmaWindow}.
+     *
+     * @throws IllegalStateException if the used rings could not be mapped (the fault went to the listener)
+     */
+    public ManagedDevice startWithIotlb(IotlbManager manager, Translator translator) throws VhostException {
+        DmaWindow dma = driver.config().dma();
+        if (dma.kind() != io.vhost4j.AddressKind.IOVA) {
+            throw new IllegalStateException("the driver was not configured with IOVA addressing");
+        }
+        driver.configure();
+        ManagedDevice md = manager.register(net, memory.memoryTable(), translator);
+        for (DmaRange used : driver.usedRings()) {
+            if (!md.prefault(used.deviceAddress(), used.size(), io.vhost4j.Access.WO)) {
+                md.unregister();
+                throw new IllegalStateException("could not map the used ring at IOVA 0x"
+                        + Long.toHexString(used.deviceAddress()));
+            }
+        }
+        driver.attach(tap);
+        return md;
+    }
+
+    /** A vIOMMU model over this loopback's memory: IOVA = GPA + the driver's offset, in {@code granule} pieces, RW. */
+    public OffsetTranslator offsetTranslator(long granule) {
+        return new OffsetTranslator(driver.config().dma().iovaOffset(), GUEST_BASE, memory.regions().get(0).size(),
+                granule, io.vhost4j.Access.RW);
+    }
+
+    /** {@link NetDriver#configure()} then {@link NetDriver#attach(Tap)}: IOTLB off, ready for traffic. */
+    public NetLoopback start() throws VhostException {
+        driver.configure();
+        driver.attach(tap);
+        return this;
+    }
+
+    public VhostNet net() { return net; }
+
+    public GuestMemory memory() { return memory; }
+
+    public Tap tap() { return tap; }
+
+    public PacketSocket peer() { return peer; }
+
+    public NetDriver driver() { return driver; }
+
+    /** Frames of other EtherTypes that reached the RX queue (the host's own traffic), skipped. */
+    public int foreignFrames() { return foreignFrames; }
+
+    /** Frame sizes cycle through 60..1514 bytes as {@code seq} grows. */
+    public static int sizeOf(int seq) {
+        return 60 + (seq * 379) % (NetDriver.MAX_FRAME - 60 + 1);
+    }
+
+    /** Frame {@code seq} of {@code size} bytes (valid until the next call). */
+    public MemorySegment frame(int seq, int size) {
+        MemorySegment f = frame.asSlice(0, size);
+        byte[] macs = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+        MemorySegment.copy(MemorySegment.ofArray(macs), 0, f, 0, 12);
+        f.set(BE.u16, 12, (short) ETHER_TYPE);
+        f.set(BE.i32, 14, seq);
+        for (int i = 18; i < size; i++) {
+            f.set(JAVA_BYTE, i, (byte) (seq * 31 + i * 7));
+        }
+        return f;
+    }
+
+    /** Frame {@code seq} of {@link #sizeOf(int)} bytes. */
+    public MemorySegment frame(int seq) {
+        return frame(seq, sizeOf(seq));
+    }
+
+    /** Receives one frame on the packet socket and checks it is frame {@code seq}, byte for byte. */
+    public void expectOnTap(int seq, Duration timeout) throws IOException {
+        int n = peer.receive(got, timeout);
+        if (n < 0) {
+            throw new FrameCheckException("frame " + seq + " never reached the tap " + tap.name());
+        }
+        check(seq, n, "tap");
+    }
+
+    /** Receives one frame through the driver's RX queue and checks it is frame {@code seq}, byte for byte. */
+    public void expectOnRx(int seq, Duration timeout) throws IOException {
+        while (true) {
+            int n = driver.receive(got, timeout);
+            if (n < 0) {
+                throw new FrameCheckException("frame " + seq + " never reached the RX queue");
+            }
+            if (n >= 14 && Short.toUnsignedInt(got.get(BE.u16, 12)) == ETHER_TYPE) {
+                check(seq, n, "RX queue");
+                return;
+            }
+            foreignFrames++;
+        }
+    }
+
+    /** Whether nothing arrives on the packet socket within {@code wait} (no duplicates, or a stall). */
+    public boolean tapSilent(Duration wait) throws VhostException {
+        return peer.receive(got, wait) < 0;
+    }
+
+    private void check(int seq, int n, String where) throws FrameCheckException {
+        int size = sizeOf(seq);
+        MemorySegment expected = frame(seq, size);
+        int gotSeq = n >= 18 ? got.get(BE.i32, 14) : -1;
+        if (gotSeq != seq) {
+            throw new FrameCheckException("expected frame " + seq + " on the " + where + ", got frame " + gotSeq
+                    + " (lost or out of order)");
+        }
+        if (n != size) {
+            throw new FrameCheckException("frame " + seq + " on the " + where + " has " + n + " bytes, sent " + size);
+        }
+        long at = expected.mismatch(got.asSlice(0, n));
+        if (at >= 0) {
+            throw new FrameCheckException("frame " + seq + " on the " + where + " differs at byte " + at);
+        }
+    }
+
+    /** Transmits frames {@code from .. from+count-1} in batches, checking each on the tap. */
+    public void txRun(int from, int count, int batch, Duration timeout) throws IOException {
+        for (int i = from; i < from + count; i += batch) {
+            int end = Math.min(from + count, i + batch);
+            for (int s = i; s < end; s++) {
+                if (!driver.transmit(frame(s), timeout)) {
+                    throw new FrameCheckException("no TX slot came free for frame " + s);
+                }
+            }
+            for (int s = i; s < end; s++) {
+                expectOnTap(s, timeout);
+            }
+        }
+    }
+
+    /** Sends frames {@code from .. from+count-1} into the tap in batches, checking each in the RX queue. */
+    public void rxRun(int from, int count, int batch, Duration timeout) throws IOException {
+        for (int i = from; i < from + count; i += batch) {
+            int end = Math.min(from + count, i + batch);
+            for (int s = i; s < end; s++) {
+                peer.send(frame(s));
+            }
+            for (int s = i; s < end; s++) {
+                expectOnRx(s, timeout);
+            }
+        }
+    }
+
+    /** Closes everything (driver, socket, tap, device, memory); closing twice is harmless. */
+    @Override
+    public void close() {
+        if (!arena.scope().isAlive()) {
+            return;
+        }
+        driver.close();
+        peer.close();
+        tap.close();
+        net.close();
+        memory.close();
+        arena.close();
+    }
+
+    /** A frame did not arrive, or arrived different from what was sent. */
+    public static final class FrameCheckException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        FrameCheckException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package io.vhost4j.testkit;
+
+import io.vhost4j.Tap;
+import io.vhost4j.VhostException;
+import io.vhost4j.internal.gen.sockaddr_ll;
+import io.vhost4j.internal.sys.Errors;
+import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.Sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+import static io.vhost4j.internal.gen.VhostH.*;
+
+/**
+ * The host-side peer of a {@link Tap}: a raw {@code AF_PACKET} socket bound to the interface for one
+ * EtherType. Frames it {@linkplain #send sends} enter the tap (and reach vhost-net's RX queue); frames
+ * vhost-net transmits with that EtherType are {@linkplain #receive received}. Needs CAP_NET_RAW.
+ */
+public final class PacketSocket implements AutoCloseable {
+    /** Largest frame {@link #send} takes and {@link #receive} returns through its bounce buffer: 64 KiB. */
+    public static final int MAX_FRAME = 65536;
+
+    private final Fd fd;
+    // Native copies of heap segments: one per direction, so a sender and a receiver thread never share one.
+    private final MemorySegment sendBounce = Arena.ofAuto().allocate(MAX_FRAME);
+    private final MemorySegment receiveBounce = Arena.ofAuto().allocate(MAX_FRAME);
+
+    private PacketSocket(Fd fd) {
+        this.fd = fd;
+    }
+
+    /** Binds a non-blocking packet socket to {@code tap} for frames of {@code etherType}. */
+    public static PacketSocket open(Tap tap, int etherType) throws VhostException {
+        if (etherType <= 0 || etherType > 0xffff) {
+            throw new IllegalArgumentException("EtherType " + etherType + " out of range 1..0xffff");
+        }
+        short proto = Short.reverseBytes((short) etherType);
+        int s = Errors.check(Sys.socket(AF_PACKET(), SOCK_RAW() | SOCK_NONBLOCK() | SOCK_CLOEXEC(),
+                Short.toUnsignedInt(proto)), "socket(AF_PACKET)", tap.name());
+        Fd fd = Fd.adopt(s, tap.name());
+        try {
+            MemorySegment sa = Sys.scratch().asSlice(0, sockaddr_ll.sizeof());
+            sa.fill((byte) 0);
+            sockaddr_ll.sll_family(sa, (short) AF_PACKET());
+            sockaddr_ll.sll_protocol(sa, proto);
+            sockaddr_ll.sll_ifindex(sa, tap.ifindex());
+            Errors.check(Sys.bind(fd.number(), sa), "bind(AF_PACKET)", tap.name());
+            return new PacketSocket(fd);
+        } catch (VhostException | RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Sends one whole Ethernet frame (no vnet header) into the tap. Any segment works: a heap segment
+     * ({@code MemorySegment.ofArray}) is copied through a native buffer first.
+     *
+     * @throws IllegalArgumentException for an empty frame or one over {@value #MAX_FRAME} bytes
+     */
+    public void send(MemorySegment frame) throws VhostException {
+        long len = frame.byteSize();
+        if (len <= 0 || len > MAX_FRAME) {
+            throw new IllegalArgumentException("frame of " + len + " bytes (1.." + MAX_FRAME + ")");
+        }
+        MemorySegment src = frame;
+        if (!frame.isNative()) {
+            src = sendBounce.asSlice(0, len);
+            MemorySegment.copy(frame, 0, src, 0, len);
+        }
+        long rc;
+        int f = fd.acquire();
+        try {
+            rc = Sys.write(f, src);
+        } finally {
+            fd.release();
+        }
+        long n = Errors.check(rc, "send", fd.name());
+        if (n != len) {
+            throw new IllegalStateException("short send: " + n + " of " + len + " bytes");
+        }
+    }
+
+    /**
+     * Receives one frame into {@code buf} (any segment, heap or native), waiting up to {@code timeout}. A frame
+     * longer than {@code buf} is cut to its size, as {@code recv} does.
+     *
+     * @return the frame's length (at most {@code buf}'s size), or -1 if none arrived in time
+     */
+    public int receive(MemorySegment buf, Duration timeout) throws VhostException {
+        MemorySegment dst = buf.isNative() ? buf : receiveBounce.asSlice(0, Math.min(buf.byteSize(), MAX_FRAME));
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            long n;
+            int f = fd.acquire();
+            try {
+                n = Sys.read(f, dst);
+            } finally {
+                fd.release();
+            }
+            if (n >= 0) {
+                if (dst != buf) {
+                    MemorySegment.copy(dst, 0, buf, 0, n);
+                }
+                return (int) n;
+            }
+            if (n != -EAGAIN()) {
+                Errors.check(n, "recv", fd.name());
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return -1;
+            }
+            int rc;
+            f = fd.acquire();
+            try {
+                rc = Sys.pollIn(f, (int) Math.max(1, Math.min(100, left / 1_000_000)));
+            } finally {
+                fd.release();
+            }
+            Errors.check(rc, "poll", fd.name());
+        }
+    }
+
+    /** Closes the socket; safe while another thread is inside {@link #send} or {@link #receive}. */
+    @Override
+    public void close() {
+        fd.close();
+    }
+}

@@ -1,0 +1,341 @@
+package io.vhost4j.testkit;
+
+import io.vhost4j.AddressKind;
+import io.vhost4j.EventFd;
+import io.vhost4j.VhostException;
+import io.vhost4j.VringAddr;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+
+import static io.vhost4j.internal.gen.VhostH.*;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * The driver side of a virtio 1.x split virtqueue in {@link GuestMemory}: descriptor table, available
+ * ring and used ring, with the spec's alignment and memory ordering, optional
+ * {@code VIRTIO_RING_F_EVENT_IDX}, and a kick and a call eventfd.
+ *
+ * <p>Use: {@link #add} buffer chains, {@link #kick()} the device (which publishes them and signals only
+ * when the device wants it), then {@link #pollUsed()} or {@link #awaitUsed}. Not thread-safe: one driver
+ * thread per queue, as in a guest.
+ */
+public final class SplitQueue implements AutoCloseable {
+    /** One buffer of a chain: a guest-physical range the device reads, or writes if {@code deviceWritable}. */
+    public record Buffer(long guestAddr, int length, boolean deviceWritable) {
+        /** Validates the length. */
+        public Buffer {
+            if (length <= 0) {
+                throw new IllegalArgumentException("buffer length must be > 0, got " + length);
+            }
+        }
+    }
+
+    /** A chain the device has used: its head descriptor and how many bytes the device wrote into it. */
+    public record Used(int head, int length) {}
+
+    private static final VarHandle U16 = JAVA_SHORT.varHandle();
+    private static final long DESC_SIZE = 16;
+
+    private final GuestMemory memory;
+    private final DmaWindow dma;
+    private final int size;
+    private final boolean eventIdx;
+    private final long descGpa, availGpa, usedGpa;
+    private final MemorySegment desc, avail, used;
+    private final short[] next;
+    private final int[] chainLength;
+    private final EventFd kickFd, callFd;
+    private int freeHead;
+    private int numFree;
+    private int availIdx;      // shadow of avail->idx (next slot to publish), u16 arithmetic
+    private int publishedIdx;  // avail->idx as last published to the device
+    private int lastUsedIdx;   // next used-ring entry to consume
+
+    /** Bytes of guest memory a queue of {@code size} needs from {@code ringGpa} (rings only, 4 KiB aligned). */
+    public static long footprint(int size) {
+        return align(usedOffset(size) + 6 + 8L * size, 4096);
+    }
+
+    private static long usedOffset(int size) {
+        return align(DESC_SIZE * size + 6 + 2L * size, 64);
+    }
+
+    private static long align(long v, long a) {
+        return (v + a - 1) & -a;
+    }
+
+    /**
+     * Lays out a queue of {@code size} entries at {@code ringGpa} (16-byte aligned) in {@code memory}.
+     *
+     * @param dma      how the device addresses guest memory (GPA, or IOVA with the IOTLB on)
+     * @param eventIdx whether VIRTIO_RING_F_EVENT_IDX was negotiated
+     */
+    public SplitQueue(GuestMemory memory, long ringGpa, int size, DmaWindow dma, boolean eventIdx)
+            throws VhostException {
+        if (size <= 0 || size > 32768 || Integer.bitCount(size) != 1) {
+            throw new IllegalArgumentException("queue size " + size + " is not a power of two in 1..32768");
+        }
+        if ((ringGpa & 15) != 0) {
+            throw new IllegalArgumentException("ring address 0x" + Long.toHexString(ringGpa) + " not 16-byte aligned");
+        }
+        this.memory = memory;
+        this.dma = dma;
+        this.size = size;
+        this.eventIdx = eventIdx;
+        this.descGpa = ringGpa;
+        this.availGpa = ringGpa + DESC_SIZE * size;
+        this.usedGpa = ringGpa + usedOffset(size);
+        this.desc = memory.slice(descGpa, DESC_SIZE * size);
+        this.avail = memory.slice(availGpa, 6 + 2L * size);
+        this.used = memory.slice(usedGpa, 6 + 8L * size);
+        desc.fill((byte) 0);
+        avail.fill((byte) 0);
+        used.fill((byte) 0);
+        this.next = new short[size];
+        this.chainLength = new int[size];
+        for (int i = 0; i < size; i++) {
+            next[i] = (short) (i + 1);
+        }
+        this.numFree = size;
+        EventFd kick = EventFd.create();
+        try {
+            this.callFd = EventFd.create();
+        } catch (VhostException e) {
+            kick.close();
+            throw e;
+        }
+        this.kickFd = kick;
+    }
+
+    /** Number of entries. */
+    public int size() { return size; }
+
+    /** Free descriptors. */
+    public int numFree() { return numFree; }
+
+    /** Chains added and not yet used by the device. */
+    public int inFlight() { return (availIdx - lastUsedIdx) & 0xffff; }
+
+    /** The eventfd to give {@code VHOST_SET_VRING_KICK}. */
+    public EventFd kickFd() { return kickFd; }
+
+    /** The eventfd to give {@code VHOST_SET_VRING_CALL}. */
+    public EventFd callFd() { return callFd; }
+
+    /** Guest-physical address of the descriptor table. */
+    public long descGuestAddr() { return descGpa; }
+
+    /** Guest-physical address of the available ring. */
+    public long availGuestAddr() { return availGpa; }
+
+    /** Guest-physical address of the used ring. */
+    public long usedGuestAddr() { return usedGpa; }
+
+    /** Bytes of the used ring (with its avail_event word). */
+    public long usedRingBytes() { return 6 + 8L * size; }
+
+    /** Bytes of the available ring (with its used_event word). */
+    public long availRingBytes() { return 6 + 2L * size; }
+
+    /** Bytes of the descriptor table. */
+    public long descTableBytes() { return DESC_SIZE * size; }
+
+    /** The next available-ring index the driver will publish (for {@code VHOST_SET_VRING_BASE}). */
+    public int availIndex() { return availIdx; }
+
+    /** The ring addresses for {@code VHOST_SET_VRING_ADDR}: user addresses, or IOVAs with the IOTLB on. */
+    public VringAddr vringAddr(int index) {
+        if (dma.kind() == AddressKind.IOVA) {
+            return VringAddr.ofIova(index, dma.deviceAddress(descGpa), dma.deviceAddress(availGpa),
+                    dma.deviceAddress(usedGpa));
+        }
+        return VringAddr.ofUser(index, memory.userAddress(descGpa), memory.userAddress(availGpa),
+                memory.userAddress(usedGpa));
+    }
+
+    /** Writes descriptor {@code index} of {@code table} (the ring's table or an indirect one). */
+    private void writeDesc(MemorySegment table, long index, long gpa, int length, int flags, int next) {
+        long off = index * DESC_SIZE;
+        table.set(JAVA_LONG, off, dma.deviceAddress(gpa));
+        table.set(JAVA_INT, off + 8, length);
+        table.set(JAVA_SHORT, off + 12, (short) flags);
+        table.set(JAVA_SHORT, off + 14, (short) next);
+    }
+
+    /** Flags of buffer {@code i} of {@code chain}; rejects a device-readable buffer after a writable one. */
+    private static int chainFlags(Buffer[] chain, int i) {
+        if (i > 0 && chain[i - 1].deviceWritable() && !chain[i].deviceWritable()) {
+            throw new IllegalArgumentException("device-readable buffer after a writable one in the chain");
+        }
+        return (chain[i].deviceWritable() ? VRING_DESC_F_WRITE() : 0) | (i + 1 < chain.length ? VRING_DESC_F_NEXT() : 0);
+    }
+
+    /**
+     * Adds a chain (device-readable buffers first, then device-writable ones) to the available ring without
+     * publishing it yet.
+     *
+     * @return the chain's head descriptor, or -1 if there are not enough free descriptors
+     */
+    public int add(Buffer... chain) {
+        if (chain.length == 0) {
+            throw new IllegalArgumentException("empty chain");
+        }
+        if (chain.length > numFree) {
+            return -1;
+        }
+        for (int i = 1; i < chain.length; i++) {
+            chainFlags(chain, i); // validate the whole chain before touching the ring
+        }
+        int head = freeHead;
+        int d = head;
+        int total = 0;
+        for (int i = 0; i < chain.length; i++) {
+            Buffer b = chain[i];
+            int nx = Short.toUnsignedInt(next[d]);
+            boolean more = i + 1 < chain.length;
+            writeDesc(desc, d, b.guestAddr(), b.length(), chainFlags(chain, i), more ? nx : 0);
+            total++;
+            if (more) {
+                d = nx;
+            } else {
+                freeHead = nx;
+            }
+        }
+        numFree -= total;
+        chainLength[head] = total;
+        avail.set(JAVA_SHORT, 4 + 2L * (availIdx & (size - 1)), (short) head);
+        availIdx = (availIdx + 1) & 0xffff;
+        return head;
+    }
+
+    /**
+     * Adds a chain as one ring descriptor with {@code VRING_DESC_F_INDIRECT} (VIRTIO_RING_F_INDIRECT_DESC must
+     * be negotiated): the chain's descriptors are written to a table at guest-physical {@code tableGpa}
+     * ({@code 16 * chain.length} bytes, 16-byte aligned, owned by the caller until the chain is used).
+     *
+     * @return the head descriptor, or -1 if the ring has no free descriptor
+     */
+    public int addIndirect(long tableGpa, Buffer... chain) {
+        if (chain.length == 0) {
+            throw new IllegalArgumentException("empty chain");
+        }
+        if ((tableGpa & 15) != 0) {
+            throw new IllegalArgumentException("indirect table 0x" + Long.toHexString(tableGpa)
+                    + " is not 16-byte aligned");
+        }
+        if (numFree == 0) {
+            return -1;
+        }
+        MemorySegment table = memory.slice(tableGpa, DESC_SIZE * chain.length);
+        for (int i = 0; i < chain.length; i++) {
+            writeDesc(table, i, chain[i].guestAddr(), chain[i].length(), chainFlags(chain, i),
+                    i + 1 < chain.length ? i + 1 : 0);
+        }
+        int head = freeHead;
+        writeDesc(desc, head, tableGpa, (int) (DESC_SIZE * chain.length), VRING_DESC_F_INDIRECT(), 0);
+        freeHead = Short.toUnsignedInt(next[head]);
+        numFree--;
+        chainLength[head] = 1;
+        avail.set(JAVA_SHORT, 4 + 2L * (availIdx & (size - 1)), (short) head);
+        availIdx = (availIdx + 1) & 0xffff;
+        return head;
+    }
+
+    /**
+     * Publishes the chains added since the last call (release store of {@code avail->idx}) and signals the
+     * kick eventfd if the device asked for it (used->flags, or avail_event with EVENT_IDX).
+     *
+     * @return whether the device was kicked
+     */
+    public boolean kick() throws VhostException {
+        int old = publishedIdx;
+        int now = availIdx;
+        if (old == now) {
+            return false;
+        }
+        U16.setRelease(avail, 2L, (short) now);
+        publishedIdx = now;
+        VarHandle.fullFence(); // the device's suppression state must be read after idx is visible
+        boolean notify;
+        if (eventIdx) {
+            int event = Short.toUnsignedInt((short) U16.getAcquire(used, 4L + 8L * size));
+            notify = ((now - event - 1) & 0xffff) < ((now - old) & 0xffff);
+        } else {
+            notify = (Short.toUnsignedInt((short) U16.getAcquire(used, 0L)) & VRING_USED_F_NO_NOTIFY()) == 0;
+        }
+        if (notify) {
+            kickFd.signal();
+        }
+        return notify;
+    }
+
+    /**
+     * Publishes the available index and signals the kick eventfd unconditionally, whatever the device's
+     * notification suppression says (the way to resume a device that stopped polling after a fault).
+     */
+    public void forceKick() throws VhostException {
+        U16.setRelease(avail, 2L, (short) availIdx);
+        publishedIdx = availIdx;
+        kickFd.signal();
+    }
+
+    /** Takes the next used chain, freeing its descriptors, or returns {@code null} if there is none. */
+    public Used pollUsed() {
+        int usedIdx = Short.toUnsignedInt((short) U16.getAcquire(used, 2L));
+        if (usedIdx == lastUsedIdx) {
+            return null;
+        }
+        long e = 4 + 8L * (lastUsedIdx & (size - 1));
+        int head = used.get(JAVA_INT, e);
+        int len = used.get(JAVA_INT, e + 4);
+        if (head < 0 || head >= size || chainLength[head] == 0) {
+            throw new IllegalStateException("device returned descriptor " + head + " which is not in flight");
+        }
+        // Return the chain to the free list.
+        int d = head;
+        for (int i = 1; i < chainLength[head]; i++) {
+            d = Short.toUnsignedInt(desc.get(JAVA_SHORT, d * DESC_SIZE + 14));
+        }
+        next[d] = (short) freeHead;
+        freeHead = head;
+        numFree += chainLength[head];
+        chainLength[head] = 0;
+        lastUsedIdx = (lastUsedIdx + 1) & 0xffff;
+        if (eventIdx) {
+            U16.setRelease(avail, 4L + 2L * size, (short) lastUsedIdx); // used_event: interrupt after this one
+        }
+        return new Used(head, len);
+    }
+
+    /** {@link #pollUsed()}, waiting on the call eventfd up to {@code timeout}; {@code null} on timeout. */
+    public Used awaitUsed(Duration timeout) throws VhostException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Used u = pollUsed();
+            if (u != null) {
+                return u;
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
+            VarHandle.fullFence();
+            u = pollUsed(); // the device may have used a chain between the check and the wait
+            if (u != null) {
+                return u;
+            }
+            callFd.await(Duration.ofNanos(Math.min(left, 50_000_000L)));
+        }
+    }
+
+    /** Closes the kick and call eventfds; the rings stay in guest memory. */
+    @Override
+    public void close() {
+        kickFd.close();
+        callFd.close();
+    }
+}

@@ -1,0 +1,440 @@
+package io.vhost4j;
+
+import io.vhost4j.internal.gen.vhost_memory;
+import io.vhost4j.internal.gen.vhost_memory_region;
+import io.vhost4j.internal.gen.vhost_vring_addr;
+import io.vhost4j.internal.gen.vhost_vring_file;
+import io.vhost4j.internal.gen.vhost_vring_state;
+import io.vhost4j.internal.access.DeviceHandles;
+import io.vhost4j.internal.sys.Errors;
+import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbWire;
+import io.vhost4j.internal.sys.Sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+import static io.vhost4j.internal.gen.VhostH.*;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * An open vhost character device and every generic ioctl of {@code <linux/vhost.h>}.
+ *
+ * <p>{@link VhostNet} and {@link VhostVsock} add their device-specific calls; {@link #open(String)} opens any
+ * other vhost device generically. Arguments are validated before the kernel sees them
+ * ({@link IllegalArgumentException}); a call the kernel refuses throws {@link VhostException} naming the
+ * errno, the ioctl and the device. After {@link #close()} every call throws {@link IllegalStateException}.
+ * Calls may come from several threads.
+ */
+public sealed class VhostDevice implements AutoCloseable permits VhostNet, VhostVsock {
+    /** Largest split virtqueue size. */
+    public static final int MAX_QUEUE_SIZE = 32768;
+
+    static {
+        DeviceHandles.register(d -> d.fd);
+    }
+
+    private final Fd fd;
+    private final DeviceKind kind;
+    private volatile Features acked;
+    private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
+
+    VhostDevice(String path, DeviceKind kind) throws VhostException {
+        this.kind = kind;
+        this.fd = Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC());
+    }
+
+    /** Opens a vhost device of a kind this library has no class for (queue indexes checked as u16). */
+    public static VhostDevice open(String path) throws VhostException {
+        return new VhostDevice(path, DeviceKind.GENERIC);
+    }
+
+    /** The device node, e.g. {@code /dev/vhost-net}. */
+    public String path() {
+        return fd.name();
+    }
+
+    /** What kind of device this is. */
+    public DeviceKind kind() {
+        return kind;
+    }
+
+    /**
+     * The raw descriptor number, e.g. for the caller's own epoll set. The library's own calls are safe against a
+     * concurrent {@link #close()}; code that uses this number directly must stop before closing the device.
+     */
+    public int fd() {
+        return fd.number();
+    }
+
+    /** The owned descriptor, for calls of this library's other classes. */
+    final Fd handle() {
+        return fd;
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return fd.isClosed();
+    }
+
+    /**
+     * Closes the device; the kernel stops its worker and drops all state. Safe while other threads are inside
+     * calls on it: those finish on this device (never on a descriptor that reused the number), later calls
+     * throw {@link IllegalStateException}, and the descriptor is closed when the last call ends. Closing twice
+     * is harmless.
+     */
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + path() + (isClosed() ? ", closed" : "") + "]";
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------
+
+    final void ioctl(String op, long request, MemorySegment arg) throws VhostException {
+        ioctl(Sys.local(), op, request, arg);
+    }
+
+    /** {@link #ioctl(String, long, MemorySegment)} with the thread's buffers fetched by the caller (hot paths). */
+    final void ioctl(Sys.Local local, String op, long request, MemorySegment arg) throws VhostException {
+        int f = fd.acquire();
+        int rc;
+        try {
+            rc = Sys.ioctl(local, f, request, arg);
+        } finally {
+            fd.release();
+        }
+        if (rc < 0) {
+            throw Errors.failure(-rc, op, path());
+        }
+    }
+
+    final void checkIndex(int index) {
+        if (index < 0 || index >= kind.maxQueues()) {
+            throw new IllegalArgumentException("vring index " + index + " out of range for " + path() + " (0.."
+                    + (kind.maxQueues() - 1) + ")");
+        }
+    }
+
+    private void vringState(String op, long request, int index, int num) throws VhostException {
+        checkIndex(index);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        vhost_vring_state.index(s, index);
+        vhost_vring_state.num(s, num);
+        ioctl(l, op, request, s);
+    }
+
+    private int getVringState(String op, long request, int index) throws VhostException {
+        checkIndex(index);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        vhost_vring_state.index(s, index);
+        vhost_vring_state.num(s, 0);
+        ioctl(l, op, request, s);
+        return vhost_vring_state.num(s);
+    }
+
+    /**
+     * A {@code vhost_vring_file} ioctl passing {@code file} ({@code null}: unbind). The file is held for the
+     * call, so a concurrent close of it cannot hand the kernel a number that meanwhile belongs to another file.
+     */
+    final void vringFile(String op, long request, int index, Fd file) throws VhostException {
+        checkIndex(index);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        vhost_vring_file.index(s, index);
+        vhost_vring_file.fd(s, file == null ? VHOST_FILE_UNBIND() : file.acquire());
+        try {
+            ioctl(l, op, request, s);
+        } finally {
+            if (file != null) {
+                file.release();
+            }
+        }
+    }
+
+    private static Fd handleOf(EventFd e) {
+        return e == null ? null : e.handle();
+    }
+
+    // ---- ownership ---------------------------------------------------------------------------------
+
+    /** {@code VHOST_SET_OWNER}: binds the device to this process; fails with EBUSY if it has an owner. */
+    public void setOwner() throws VhostException {
+        ioctl("VHOST_SET_OWNER", VHOST_SET_OWNER(), MemorySegment.NULL);
+    }
+
+    /** {@code VHOST_RESET_OWNER}: stops the device and drops all its state, including acked features. */
+    public void resetOwner() throws VhostException {
+        ioctl("VHOST_RESET_OWNER", VHOST_RESET_OWNER(), MemorySegment.NULL);
+        acked = null;
+        ackedBackend = new BackendFeatures(0);
+    }
+
+    // ---- features ----------------------------------------------------------------------------------
+
+    /** {@code VHOST_GET_FEATURES}: what the device offers. */
+    public Features getFeatures() throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        ioctl(l, "VHOST_GET_FEATURES", VHOST_GET_FEATURES(), s);
+        return new Features(kind, s.get(JAVA_LONG, 0));
+    }
+
+    /**
+     * {@code VHOST_SET_FEATURES}: acks {@code features}; the kernel refuses bits it does not offer
+     * (EOPNOTSUPP). With {@link VirtioFeature#ACCESS_PLATFORM} the kernel creates a new, empty device IOTLB.
+     *
+     * @throws IllegalStateException if the device IOTLB is already on: acking features again would silently
+     *         throw every mapping away; use {@link #setFeaturesDiscardingIotlb} to mean it
+     */
+    public void setFeatures(Features features) throws VhostException {
+        Features previous = acked;
+        if (previous != null && previous.has(VirtioFeature.ACCESS_PLATFORM)) {
+            throw new IllegalStateException("the device IOTLB of " + path() + " is on: VHOST_SET_FEATURES again"
+                    + " would empty it; call setFeaturesDiscardingIotlb to do that on purpose");
+        }
+        setFeaturesDiscardingIotlb(features);
+    }
+
+    /**
+     * {@code VHOST_SET_FEATURES} even when the device IOTLB is on: the kernel then replaces it with a new,
+     * empty one, so every mapping is gone and the next accesses miss again.
+     */
+    public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_LONG, 0, features.bits());
+        ioctl(l, "VHOST_SET_FEATURES", VHOST_SET_FEATURES(), s);
+        acked = features;
+    }
+
+    /** The features this object last acked with {@link #setFeatures}, or {@code null} if none since reset. */
+    public Features ackedFeatures() {
+        return acked;
+    }
+
+    /** {@code VHOST_GET_BACKEND_FEATURES}. */
+    public BackendFeatures getBackendFeatures() throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        ioctl(l, "VHOST_GET_BACKEND_FEATURES", VHOST_GET_BACKEND_FEATURES(), s);
+        return new BackendFeatures(s.get(JAVA_LONG, 0));
+    }
+
+    /** {@code VHOST_SET_BACKEND_FEATURES}: bits the device does not offer fail with EOPNOTSUPP. */
+    public void setBackendFeatures(BackendFeatures features) throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_LONG, 0, features.bits());
+        ioctl(l, "VHOST_SET_BACKEND_FEATURES", VHOST_SET_BACKEND_FEATURES(), s);
+        ackedBackend = features;
+    }
+
+    /** The backend features this object last acked (none after open or reset). */
+    public BackendFeatures ackedBackendFeatures() {
+        return ackedBackend;
+    }
+
+    // ---- device IOTLB ------------------------------------------------------------------------------
+
+    /** Whether IOTLB messages on this device are v2 ({@code vhost_msg_v2}): IOTLB_MSG_V2 was acked. */
+    public boolean iotlbMessagesV2() {
+        return ackedBackend.has(BackendFeature.IOTLB_MSG_V2);
+    }
+
+    /**
+     * Reads one queued device-IOTLB message (a MISS) without blocking.
+     *
+     * @return the message, or {@code null} if none is queued (EAGAIN)
+     */
+    public IotlbMessage readIotlb() throws VhostException {
+        MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        long n;
+        int f = fd.acquire();
+        try {
+            n = Sys.read(f, m);
+        } finally {
+            fd.release();
+        }
+        if (n == -EAGAIN()) {
+            return null;
+        }
+        Errors.check(n, "read(IOTLB)", path());
+        if (n != IotlbWire.SIZE) {
+            throw new IllegalStateException("short IOTLB message from " + path() + ": " + n + " bytes");
+        }
+        return IotlbMessage.decode(m);
+    }
+
+    /**
+     * Writes one device-IOTLB message (UPDATE, INVALIDATE; BATCH_* on vhost-vdpa), as v2 when IOTLB_MSG_V2
+     * was acked, else v1.
+     *
+     * @throws IllegalArgumentException for asid != 0 without the IOTLB_ASID backend feature (vhost-net and
+     *         vhost-vsock would silently use address space 0)
+     */
+    public void writeIotlb(IotlbMessage message) throws VhostException {
+        checkAsid(message.asid());
+        MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        message.encode(m, iotlbMessagesV2());
+        long rc;
+        int f = fd.acquire();
+        try {
+            rc = Sys.write(f, m);
+        } finally {
+            fd.release();
+        }
+        long n = Errors.check(rc, "write(IOTLB " + message.type() + ")", path());
+        if (n != IotlbWire.SIZE) {
+            throw new IllegalStateException("short IOTLB write to " + path() + ": " + n + " bytes");
+        }
+    }
+
+    /** Refuses a non-zero address space id unless IOTLB_ASID was acked. */
+    public void checkAsid(int asid) {
+        if (asid != 0 && !ackedBackend.has(BackendFeature.IOTLB_ASID)) {
+            throw new IllegalArgumentException("asid " + asid + " on " + path() + " without the IOTLB_ASID backend"
+                    + " feature: the kernel would ignore it and use address space 0");
+        }
+    }
+
+    // ---- memory and logging ------------------------------------------------------------------------
+
+    /** {@code VHOST_SET_MEM_TABLE}. */
+    public void setMemTable(MemoryTable table) throws VhostException {
+        List<MemoryRegion> regions = table.regions();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(vhost_memory.sizeof() + regions.size() * vhost_memory_region.sizeof(), 8);
+            vhost_memory.nregions(m, regions.size());
+            vhost_memory.padding(m, 0);
+            for (int i = 0; i < regions.size(); i++) {
+                MemoryRegion r = regions.get(i);
+                MemorySegment e = m.asSlice(vhost_memory.regions$offset() + i * vhost_memory_region.sizeof(),
+                        vhost_memory_region.sizeof());
+                vhost_memory_region.guest_phys_addr(e, r.guestPhysAddr());
+                vhost_memory_region.memory_size(e, r.size());
+                vhost_memory_region.userspace_addr(e, r.userAddr());
+                vhost_memory_region.flags_padding(e, 0);
+            }
+            ioctl("VHOST_SET_MEM_TABLE", VHOST_SET_MEM_TABLE(), m);
+        }
+    }
+
+    /** {@code VHOST_SET_LOG_BASE}: the user address of the dirty-page bitmap (one bit per 4 KiB page). */
+    public void setLogBase(long userAddr) throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_LONG, 0, userAddr);
+        ioctl(l, "VHOST_SET_LOG_BASE", VHOST_SET_LOG_BASE(), s);
+    }
+
+    /** {@code VHOST_SET_LOG_FD}: signalled after the log is written; {@code null} unbinds. */
+    public void setLogFd(EventFd eventFd) throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        Fd file = handleOf(eventFd);
+        s.set(JAVA_INT, 0, file == null ? VHOST_FILE_UNBIND() : file.acquire());
+        try {
+            ioctl(l, "VHOST_SET_LOG_FD", VHOST_SET_LOG_FD(), s);
+        } finally {
+            if (file != null) {
+                file.release();
+            }
+        }
+    }
+
+    // ---- virtqueues --------------------------------------------------------------------------------
+
+    /** {@code VHOST_SET_VRING_NUM}: the queue size, a power of two from 1 to {@value #MAX_QUEUE_SIZE}. */
+    public void setVringNum(int index, int size) throws VhostException {
+        if (size <= 0 || size > MAX_QUEUE_SIZE || Integer.bitCount(size) != 1) {
+            throw new IllegalArgumentException("queue size " + size + " is not a power of two in 1.."
+                    + MAX_QUEUE_SIZE);
+        }
+        vringState("VHOST_SET_VRING_NUM", VHOST_SET_VRING_NUM(), index, size);
+    }
+
+    /**
+     * {@code VHOST_SET_VRING_ADDR}. The address kind must match the negotiated features: IOVAs need
+     * {@link VirtioFeature#ACCESS_PLATFORM} acked on this device, user addresses need it off.
+     */
+    public void setVringAddr(VringAddr addr) throws VhostException {
+        checkIndex(addr.index());
+        Features f = acked;
+        boolean iotlb = f != null && f.has(VirtioFeature.ACCESS_PLATFORM);
+        if (f != null && iotlb != (addr.kind() == AddressKind.IOVA)) {
+            throw new IllegalArgumentException(addr.kind() + " ring addresses given to " + path() + " whose device"
+                    + " IOTLB is " + (iotlb ? "on (ACCESS_PLATFORM acked): use IOVAs" : "off: use user addresses"));
+        }
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        vhost_vring_addr.index(s, addr.index());
+        vhost_vring_addr.flags(s, addr.log() ? 1 << VHOST_VRING_F_LOG() : 0);
+        vhost_vring_addr.desc_user_addr(s, addr.desc());
+        vhost_vring_addr.used_user_addr(s, addr.used());
+        vhost_vring_addr.avail_user_addr(s, addr.avail());
+        vhost_vring_addr.log_guest_addr(s, addr.logGuestAddr());
+        ioctl(l, "VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR(), s);
+    }
+
+    /** {@code VHOST_SET_VRING_BASE}: the next available-ring index the device will read (0..65535). */
+    public void setVringBase(int index, int base) throws VhostException {
+        if (base < 0 || base > 0xffff) {
+            throw new IllegalArgumentException("vring base " + base + " out of range 0..65535");
+        }
+        vringState("VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE(), index, base);
+    }
+
+    /** {@code VHOST_GET_VRING_BASE}: the next available-ring index the device will read. */
+    public int getVringBase(int index) throws VhostException {
+        return getVringState("VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE(), index);
+    }
+
+    /** {@code VHOST_SET_VRING_ENDIAN} (legacy virtio on a cross-endian host; ENOTTY if not built in). */
+    public void setVringEndian(int index, VringEndian endian) throws VhostException {
+        vringState("VHOST_SET_VRING_ENDIAN", VHOST_SET_VRING_ENDIAN(), index,
+                endian == VringEndian.BIG ? VHOST_VRING_BIG_ENDIAN() : VHOST_VRING_LITTLE_ENDIAN());
+    }
+
+    /** {@code VHOST_GET_VRING_ENDIAN}. */
+    public VringEndian getVringEndian(int index) throws VhostException {
+        int v = getVringState("VHOST_GET_VRING_ENDIAN", VHOST_GET_VRING_ENDIAN(), index);
+        return v == VHOST_VRING_BIG_ENDIAN() ? VringEndian.BIG : VringEndian.LITTLE;
+    }
+
+    /** {@code VHOST_SET_VRING_KICK}: the eventfd the driver signals after adding buffers; {@code null} unbinds. */
+    public void setVringKick(int index, EventFd eventFd) throws VhostException {
+        vringFile("VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK(), index, handleOf(eventFd));
+    }
+
+    /** {@code VHOST_SET_VRING_CALL}: the eventfd the device signals after using buffers; {@code null} unbinds. */
+    public void setVringCall(int index, EventFd eventFd) throws VhostException {
+        vringFile("VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL(), index, handleOf(eventFd));
+    }
+
+    /** {@code VHOST_SET_VRING_ERR}: the eventfd the device signals on a ring or buffer access error. */
+    public void setVringErr(int index, EventFd eventFd) throws VhostException {
+        vringFile("VHOST_SET_VRING_ERR", VHOST_SET_VRING_ERR(), index, handleOf(eventFd));
+    }
+
+    /** {@code VHOST_SET_VRING_BUSYLOOP_TIMEOUT}: how long the worker polls before sleeping, in microseconds. */
+    public void setVringBusyloopTimeout(int index, int micros) throws VhostException {
+        if (micros < 0) {
+            throw new IllegalArgumentException("busy-loop timeout must be >= 0 µs, got " + micros);
+        }
+        vringState("VHOST_SET_VRING_BUSYLOOP_TIMEOUT", VHOST_SET_VRING_BUSYLOOP_TIMEOUT(), index, micros);
+    }
+
+    /** {@code VHOST_GET_VRING_BUSYLOOP_TIMEOUT}, in microseconds. */
+    public int getVringBusyloopTimeout(int index) throws VhostException {
+        return getVringState("VHOST_GET_VRING_BUSYLOOP_TIMEOUT", VHOST_GET_VRING_BUSYLOOP_TIMEOUT(), index);
+    }
+}

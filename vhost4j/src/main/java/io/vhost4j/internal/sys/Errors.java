@@ -1,0 +1,94 @@
+package io.vhost4j.internal.sys;
+
+import io.vhost4j.DeviceUnavailableException;
+import io.vhost4j.Errno;
+import io.vhost4j.PermissionDeniedException;
+import io.vhost4j.VhostException;
+
+/**
+ * The one place where errno is mapped: a failed syscall result becomes a {@link VhostException} (or its
+ * {@link DeviceUnavailableException} / {@link PermissionDeniedException} subtypes) naming the errno, the
+ * operation and the device, with a hint that is right for that operation.
+ */
+public final class Errors {
+    private Errors() {}
+
+    /** The symbolic name of {@code errno}, e.g. {@code "EFAULT"}, or {@code "errno 1234"} if unknown. */
+    public static String name(int errno) {
+        Errno e = Errno.of(errno);
+        return e != Errno.OTHER ? e.name() : "errno " + errno;
+    }
+
+    private static boolean isVhost(String device) {
+        return device != null && device.startsWith("/dev/vhost-");
+    }
+
+    private static boolean isOpen(String operation) {
+        return operation.equals("open");
+    }
+
+    /** A short remedy for well-known failures, or {@code null}. */
+    static String hint(Errno errno, String operation, String device) {
+        boolean vhost = isVhost(device);
+        switch (errno) {
+            case ENOENT, ENODEV, ENXIO -> {
+                if (isOpen(operation) && vhost) {
+                    String module = device.startsWith("/dev/vhost-vsock") ? "vhost_vsock"
+                            : device.startsWith("/dev/vhost-vdpa") ? "vhost_vdpa" : "vhost_net";
+                    return "the " + module + " module is not loaded (modprobe " + module + "), or this kernel lacks it";
+                }
+                if (isOpen(operation) && "/dev/net/tun".equals(device)) {
+                    return "the tun module is not loaded (modprobe tun)";
+                }
+            }
+            case EACCES -> {
+                return "needs read/write access to " + device + " (root, or a group that owns the device node)";
+            }
+            case EPERM -> {
+                if (vhost && operation.startsWith("VHOST_")) {
+                    return "the device has no owner, or another process owns it: call setOwner() first, from this"
+                            + " process";
+                }
+                return "needs root or CAP_NET_ADMIN (taps, interfaces) / CAP_NET_RAW (packet sockets)";
+            }
+            case EBUSY -> {
+                if (vhost && operation.equals("VHOST_SET_OWNER")) {
+                    return "the device already has an owner (VHOST_RESET_OWNER first)";
+                }
+            }
+            default -> { }
+        }
+        return null;
+    }
+
+    /** Returns {@code rc} unchanged when it is not negative, else throws the mapped exception. */
+    public static long check(long rc, String operation, String device) throws VhostException {
+        if (rc < 0) {
+            throw failure((int) -rc, operation, device);
+        }
+        return rc;
+    }
+
+    /** {@link #check(long, String, String)} for int results. */
+    public static int check(int rc, String operation, String device) throws VhostException {
+        if (rc < 0) {
+            throw failure(-rc, operation, device);
+        }
+        return rc;
+    }
+
+    /** The exception for a syscall that failed with {@code errno}. */
+    public static VhostException failure(int errno, String operation, String device) {
+        Errno e = Errno.of(errno);
+        String name = name(errno), text = Sys.strerror(errno), hint = hint(e, operation, device);
+        boolean privilege = e == Errno.EACCES
+                || (e == Errno.EPERM && !(isVhost(device) && operation.startsWith("VHOST_")));
+        if (isOpen(operation) && (e == Errno.ENOENT || e == Errno.ENODEV || e == Errno.ENXIO)) {
+            return new DeviceUnavailableException(errno, name, text, operation, device, hint);
+        }
+        if (privilege) {
+            return new PermissionDeniedException(errno, name, text, operation, device, hint);
+        }
+        return new VhostException(errno, name, text, operation, device, hint);
+    }
+}

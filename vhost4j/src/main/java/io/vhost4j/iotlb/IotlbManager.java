@@ -1,0 +1,419 @@
+package io.vhost4j.iotlb;
+
+import io.vhost4j.Access;
+import io.vhost4j.EventFd;
+import io.vhost4j.MemoryRegion;
+import io.vhost4j.MemoryTable;
+import io.vhost4j.VhostDevice;
+import io.vhost4j.VhostException;
+import io.vhost4j.VirtioFeature;
+import io.vhost4j.internal.gen.epoll_event;
+import io.vhost4j.internal.access.DeviceHandles;
+import io.vhost4j.internal.sys.Errors;
+import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbWire;
+import io.vhost4j.internal.sys.Sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.vhost4j.internal.gen.VhostH.*;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Serves device-IOTLB misses for many vhost devices at once, on behalf of a VMM's vIOMMU model.
+ *
+ * <p>An epoll loop over every registered device fd and a wakeup eventfd: for each ready device it reads
+ * MISS messages until EAGAIN, asks that device's {@link Translator}, and writes an UPDATE with the
+ * translator's permission (never the MISS's), clipped to the guest memory registered with the device. A miss it
+ * cannot answer is an {@link IotlbFault}: counted, given to the fault listener, never fatal to the loop or
+ * to other devices. Duplicate misses (the kernel does not de-duplicate) are simply answered again.
+ *
+ * <p>Run it on its own thread ({@link #start()}) or from the VMM's own event loop: poll {@link #fd()} and
+ * call {@link #processReady(int)}. Devices may be registered and unregistered, or closed, while it runs;
+ * {@link #close()} wakes the loop at once and stops it. Serving a miss allocates nothing.
+ */
+public final class IotlbManager implements AutoCloseable {
+    private static final int MAX_EVENTS = 64;
+    private static final long WAKEUP_TOKEN = 0;
+    private static final java.lang.foreign.ValueLayout.OfLong TOKEN = JAVA_LONG.withByteAlignment(1); // packed
+    /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
+    public static final int VIEW_CAPACITY = 2048;
+
+    private final IotlbFaultListener listener;
+    private final Fd epoll;
+    private final EventFd wakeup;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment events;
+    private final MemorySegment readBuf;
+    private final MemorySegment writeBuf;
+    private final ConcurrentHashMap<Long, ManagedDevice> devices = new ConcurrentHashMap<>();
+    private final AtomicLong nextToken = new AtomicLong(1);
+    private final Object loopLock = new Object();
+    private volatile boolean closing;
+    private Thread thread;
+
+    private IotlbManager(IotlbFaultListener listener) throws VhostException {
+        this.listener = listener;
+        Fd ep = Fd.adopt(Errors.check(Sys.epollCreate1(EPOLL_CLOEXEC()), "epoll_create1", "IOTLB manager"),
+                "IOTLB manager epoll");
+        EventFd w;
+        try {
+            w = EventFd.create();
+            addToEpoll(ep.number(), w.fd(), WAKEUP_TOKEN, "eventfd");
+        } catch (VhostException | RuntimeException e) {
+            ep.close();
+            throw e;
+        }
+        this.epoll = ep;
+        this.wakeup = w;
+        this.events = arena.allocate(epoll_event.layout(), MAX_EVENTS);
+        this.readBuf = arena.allocate(IotlbWire.SIZE, 8);
+        this.writeBuf = arena.allocate(IotlbWire.SIZE, 8);
+    }
+
+    /** A manager reporting the misses it cannot answer to {@code listener} (may be {@code null}). */
+    public static IotlbManager create(IotlbFaultListener listener) throws VhostException {
+        return new IotlbManager(listener == null ? (d, f) -> { } : listener);
+    }
+
+    private static void addToEpoll(int epfd, int fd, long token, String what) throws VhostException {
+        MemorySegment ev = Sys.scratch().asSlice(0, epoll_event.sizeof());
+        epoll_event.events(ev, EPOLLIN());
+        epoll_event.data(ev).set(JAVA_LONG.withByteAlignment(1), 0, token);
+        Errors.check(Sys.epollCtl(epfd, EPOLL_CTL_ADD(), fd, ev), "epoll_ctl(ADD)", what);
+    }
+
+    // ---- devices -----------------------------------------------------------------------------------
+
+    /**
+     * Starts serving {@code device}'s misses through {@code translator}. Translations may only point into
+     * {@code guestMemory} (its guest's memory: guest-physical to user addresses); anything else is refused
+     * as a fault. The device's IOTLB must be on (ACCESS_PLATFORM acked).
+     */
+    public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator)
+            throws VhostException {
+        checkOpen();
+        if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
+            throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
+        }
+        long token = nextToken.getAndIncrement();
+        ManagedDevice md = new ManagedDevice(this, device, guestMemory.regions(), translator, token);
+        devices.put(token, md);
+        int f = md.handle.acquire();
+        try {
+            addToEpoll(epoll.number(), f, token, device.path());
+        } catch (VhostException | RuntimeException e) {
+            devices.remove(token);
+            throw e;
+        } finally {
+            md.handle.release();
+        }
+        return md;
+    }
+
+    void unregister(ManagedDevice md) {
+        synchronized (md) {
+            if (md.removed) {
+                return;
+            }
+            md.removed = true;
+            // Wait for a drain of this device on the loop thread to end, so that the loop never reads the fd
+            // after this returns (the caller may close it, and the number may be reused).
+            while (md.servingThread != null && md.servingThread != Thread.currentThread()) {
+                try {
+                    md.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            devices.remove(md.token);
+            if (!epoll.isClosed()) {
+                try {
+                    int f = md.handle.acquire();
+                    try {
+                        Sys.epollCtl(epoll.number(), EPOLL_CTL_DEL(), f, MemorySegment.NULL);
+                    } finally {
+                        md.handle.release();
+                    }
+                } catch (IllegalStateException closedMeanwhile) {
+                    // the device was closed: the kernel drops the registration with the file
+                }
+            }
+        }
+    }
+
+    /** The devices being served. */
+    public List<ManagedDevice> devices() {
+        return List.copyOf(devices.values());
+    }
+
+    /** INVALIDATE on every device (the guest invalidated its IOTLB for {@code [iova, iova+size)}). */
+    public void invalidateAll(long iova, long size) throws VhostException {
+        for (ManagedDevice d : devices.values()) {
+            d.invalidate(iova, size);
+        }
+    }
+
+    // ---- the loop ----------------------------------------------------------------------------------
+
+    /** The epoll descriptor, readable when {@link #processReady(int)} has work: for embedding in a VMM loop. */
+    public int fd() {
+        return epoll.number();
+    }
+
+    /** Runs the loop on a new daemon thread named {@code vhost4j-iotlb}. */
+    public synchronized void start() {
+        checkOpen();
+        if (thread != null) {
+            throw new IllegalStateException("already started");
+        }
+        thread = Thread.ofPlatform().name("vhost4j-iotlb").daemon(true).start(() -> {
+            while (!closing) {
+                try {
+                    processReady(1000);
+                } catch (RuntimeException e) {
+                    if (!closing) {
+                        throw e;
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Waits up to {@code timeoutMillis} (0: not at all, -1: forever) for ready devices and serves every miss
+     * they have queued.
+     *
+     * @return the number of misses read
+     */
+    public int processReady(int timeoutMillis) {
+        synchronized (loopLock) {
+            if (closing) {
+                return 0;
+            }
+            int n = Sys.epollWait(epoll.number(), events, MAX_EVENTS, timeoutMillis);
+            int misses = 0;
+            for (int i = 0; i < n; i++) {
+                long token = events.get(TOKEN, i * epoll_event.sizeof() + epoll_event.data$offset());
+                if (token == WAKEUP_TOKEN) {
+                    drainWakeup();
+                    continue;
+                }
+                ManagedDevice md = devices.get(token);
+                if (md != null) {
+                    misses += serve(md);
+                }
+            }
+            if (n == 0) {
+                sweepClosed();
+            }
+            return misses;
+        }
+    }
+
+    private void drainWakeup() {
+        try {
+            wakeup.drain();
+        } catch (VhostException | IllegalStateException e) {
+            // closing
+        }
+        sweepClosed();
+    }
+
+    private void sweepClosed() {
+        for (ManagedDevice md : devices.values()) {
+            if (md.device.isClosed()) {
+                unregister(md);
+            }
+        }
+    }
+
+    /**
+     * Reads and answers every queued miss of one device; returns how many were read. The device's monitor
+     * is held only around its counters and view, never across a syscall, so that a VMM thread calling
+     * {@link ManagedDevice#invalidate} is never held up by a drain.
+     */
+    private int serve(ManagedDevice md) {
+        int fd;
+        synchronized (md) {
+            if (md.removed) {
+                return 0;
+            }
+            try {
+                fd = md.handle.acquire(); // the number stays this device's until released, even if it is closed
+            } catch (IllegalStateException closed) {
+                unregister(md);
+                return 0;
+            }
+            md.servingThread = Thread.currentThread();
+        }
+        int misses = 0;
+        try {
+            while (true) {
+                long n = Sys.read(fd, readBuf, IotlbWire.SIZE);
+                if (n == -EAGAIN() || n == 0) {
+                    return misses;
+                }
+                if (n < 0) {
+                    fault(md, false, 0, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "read: " + Errors.name((int) -n));
+                    return misses;
+                }
+                long received = System.nanoTime();
+                if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
+                    synchronized (md) {
+                        md.unexpected++;
+                    }
+                    continue;
+                }
+                misses++;
+                long iova = IotlbWire.iova(readBuf);
+                int perm = IotlbWire.perm(readBuf);
+                if (perm < 1 || perm > 3) {
+                    fault(md, true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
+                    continue;
+                }
+                if (map(md, fd, iova, Access.of(perm), md.translation, true) != 0) {
+                    md.latency.record(System.nanoTime() - received);
+                }
+            }
+        } finally {
+            md.handle.release();
+            synchronized (md) {
+                md.servingThread = null;
+                md.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Translates {@code iova} into {@code t} (the caller's) and writes the UPDATE. For a {@code miss}, the miss is
+     * counted together with its outcome (the update, or the fault), so a {@link DeviceStats} snapshot never
+     * shows a miss without it.
+     *
+     * @return the number of bytes mapped from {@code iova} on (0 after a fault)
+     */
+    long map(ManagedDevice md, int fd, long iova, Access access, Translation t, boolean miss) {
+        t.clear();
+        boolean found;
+        try {
+            found = md.translator.translate(iova, access, t);
+        } catch (Throwable e) {
+            fault(md, miss, iova, access, IotlbFault.Reason.TRANSLATOR_ERROR, e.toString());
+            return 0;
+        }
+        if (!found) {
+            fault(md, miss, iova, access, IotlbFault.Reason.NO_MAPPING, "the translator has no mapping");
+            return 0;
+        }
+        long tFirst = t.iova(), tSize = t.size();
+        if (tSize <= 0 || Long.compareUnsigned(tFirst + (tSize - 1), tFirst) < 0
+                || Long.compareUnsigned(iova - tFirst, tSize) >= 0 || t.perm() == null) {
+            fault(md, miss, iova, access, IotlbFault.Reason.BAD_TRANSLATION, t.toString());
+            return 0;
+        }
+        if (!t.perm().allows(access)) {
+            fault(md, miss, iova, access, IotlbFault.Reason.PERMISSION_DENIED, "vIOMMU grants " + t.perm());
+            return 0;
+        }
+        long gpa = t.guestPhysAddr() + (iova - tFirst);
+        MemoryRegion region = null;
+        for (MemoryRegion r : md.guestMemory) { // an array: no iterator
+            if (Long.compareUnsigned(gpa - r.guestPhysAddr(), r.size()) < 0) {
+                region = r;
+                break;
+            }
+        }
+        if (region == null) {
+            fault(md, miss, iova, access, IotlbFault.Reason.OUTSIDE_GUEST_MEMORY, "gpa 0x" + Long.toHexString(gpa));
+            return 0;
+        }
+        // Clip the translated range to the region holding the missed address.
+        long below = Math.min(iova - tFirst, gpa - region.guestPhysAddr());
+        long above = Math.min(tFirst + (tSize - 1) - iova, region.lastGuestPhysAddr() - gpa);
+        long first = iova - below;
+        long size = below + above + 1;
+        long uaddr = region.userAddr() + (gpa - region.guestPhysAddr()) - below;
+        MemorySegment out = writeBuf();
+        IotlbWire.put(out, md.device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), first, size, uaddr, t.perm().code());
+        long rc = Sys.write(fd, out, IotlbWire.SIZE);
+        if (rc < 0) {
+            fault(md, miss, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + Errors.name((int) -rc));
+            return 0;
+        }
+        synchronized (md) {
+            if (miss) {
+                md.misses++;
+                if (md.view.covers(iova, access)) {
+                    md.duplicates++;
+                }
+            }
+            md.updates++;
+            md.view.add(first, first + (size - 1), t.perm());
+        }
+        return above + 1;
+    }
+
+    private MemorySegment writeBuf() {
+        // The loop thread owns writeBuf; other threads (prefault) use their own scratch buffer.
+        return Thread.holdsLock(loopLock) ? writeBuf : Sys.scratch().asSlice(0, IotlbWire.SIZE);
+    }
+
+    private void fault(ManagedDevice md, boolean miss, long iova, Access access, IotlbFault.Reason reason,
+                       String detail) {
+        synchronized (md) {
+            if (miss) {
+                md.misses++;
+            }
+            md.faults++;
+        }
+        try {
+            listener.onFault(md, new IotlbFault(iova, access, reason, detail));
+        } catch (RuntimeException ignored) {
+            // a listener's bug must not stop the loop
+        }
+    }
+
+    private void checkOpen() {
+        if (closing) {
+            throw new IllegalStateException("IOTLB manager is closed");
+        }
+    }
+
+    /** Stops the loop (waking it at once), unregisters every device and frees the manager's resources. */
+    @Override
+    public void close() {
+        Thread t;
+        synchronized (this) {
+            if (closing) {
+                return;
+            }
+            closing = true;
+            t = thread;
+        }
+        try {
+            wakeup.signal();
+        } catch (VhostException | IllegalStateException ignored) {
+            // the loop also notices closing on its next timeout
+        }
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (loopLock) {
+            for (ManagedDevice md : devices.values()) {
+                unregister(md);
+            }
+            wakeup.close();
+            epoll.close();
+            arena.close();
+        }
+    }
+}

@@ -1,0 +1,14 @@
+/**
+ * vhost4j: the Linux vhost kernel API (vhost-net, vhost-vsock, the device IOTLB) on Panama FFM.
+ *
+ * <p>{@link io.vhost4j} is the device API; {@link io.vhost4j.iotlb} serves device-IOTLB misses for many
+ * devices. Needs nothing outside {@code java.base}. Run with {@code --enable-native-access=io.vhost4j}.
+ */
+module io.vhost4j {
+    exports io.vhost4j;
+    exports io.vhost4j.iotlb;
+
+    // The test kit maps guest memory and opens packet sockets through the same syscall layer.
+    exports io.vhost4j.internal.sys to io.vhost4j.testkit;
+    exports io.vhost4j.internal.gen to io.vhost4j.testkit;
+}

@@ -1,0 +1,161 @@
+package io.vhost4j;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.stream.IntStream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Bad input is rejected in Java before any kernel call. Devices here are opened on {@code /dev/null}: if a
+ * check were missing, the ioctl would reach /dev/null and fail with ENOTTY instead of the expected
+ * IllegalArgumentException.
+ */
+class ValidationTest {
+
+    private static void rejected(String expected, org.junit.jupiter.api.function.Executable call) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    @Test
+    void vringIndexOutOfRange() throws Exception {
+        try (VhostNet net = VhostNet.open("/dev/null")) {
+            rejected("vring index 2 out of range for /dev/null (0..1)", () -> net.setVringNum(2, 256));
+            rejected("vring index -1", () -> net.getVringBase(-1));
+            rejected("vring index 2", () -> net.setVringKick(2, null));
+            rejected("vring index 5", () -> net.setVringAddr(VringAddr.ofUser(5, 0, 0, 0)));
+            VhostException e = assertThrows(VhostException.class, () -> net.setVringNum(1, 256));
+            assertEquals("ENOTTY", e.errnoName()); // a valid call does reach the "device"
+        }
+        try (VhostVsock vsock = VhostVsock.open("/dev/null")) {
+            rejected("vring index 2", () -> vsock.setVringBase(2, 0));
+        }
+    }
+
+    @Test
+    void queueSizeMustBeAPowerOfTwoUpTo32768() throws Exception {
+        try (VhostNet net = VhostNet.open("/dev/null")) {
+            for (int bad : new int[] {0, -1, 3, 100, 65536, 1 << 20}) {
+                rejected("queue size " + bad, () -> net.setVringNum(0, bad));
+            }
+            rejected("vring base 65536", () -> net.setVringBase(0, 65536));
+            rejected("busy-loop timeout", () -> net.setVringBusyloopTimeout(0, -5));
+        }
+    }
+
+    @Test
+    void ringAlignment() {
+        rejected("descriptor table address 0x1008 is not 16-byte aligned", () -> VringAddr.ofUser(0, 0x1008, 0, 0));
+        rejected("available ring address 0x1 is not 2-byte aligned", () -> VringAddr.ofUser(0, 0, 1, 0));
+        rejected("used ring address 0x2 is not 4-byte aligned", () -> VringAddr.ofIova(0, 0, 0, 2));
+        VringAddr ok = VringAddr.ofIova(1, 0x1000, 0x2002, 0x3004);
+        assertEquals(AddressKind.IOVA, ok.kind());
+        assertTrue(ok.toString().contains("desc=0x1000"), ok.toString());
+    }
+
+    @Test
+    void memoryRegionsAndTables() {
+        rejected("size must be > 0", () -> new MemoryRegion(0, 0, 0x1000));
+        rejected("overflows 64 bits", () -> new MemoryRegion(-4096, 8192, 0x1000));
+        rejected("overflows 64 bits", () -> new MemoryRegion(0, 8192, -4096));
+        new MemoryRegion(-4096, 4096, 0x1000); // ends exactly at 2^64 - 1
+        rejected("memory regions overlap", () -> MemoryTable.of(new MemoryRegion(0x10000, 0x2000, 0),
+                new MemoryRegion(0x11000, 0x1000, 0x100000)));
+        MemoryTable.of(new MemoryRegion(0x10000, 0x1000, 0), new MemoryRegion(0x11000, 0x1000, 0x100000));
+        List<MemoryRegion> many = IntStream.range(0, 65).mapToObj(i -> new MemoryRegion(i * 0x1000L, 0x1000, 0))
+                .toList();
+        rejected("at most 64 regions, got 65", () -> new MemoryTable(many));
+        assertEquals(64, new MemoryTable(many.subList(0, 64)).regions().size());
+    }
+
+    @Test
+    void guestCidRange() throws Exception {
+        try (VhostVsock vsock = VhostVsock.open("/dev/null")) {
+            rejected("guest CID 2 out of range", () -> vsock.setGuestCid(2));
+            rejected("guest CID 4294967295", () -> vsock.setGuestCid(0xffff_ffffL));
+        }
+    }
+
+    @Test
+    void tapNamesAndEtherTypes() {
+        rejected("interface name", () -> Tap.create(""));
+        rejected("interface name", () -> Tap.create("a-name-that-is-too-long"));
+        rejected("interface name", () -> Tap.create("bad/name"));
+    }
+
+    @Test
+    void openErrorsNameTheErrnoTheOperationAndTheDevice() {
+        VhostException e = assertThrows(DeviceUnavailableException.class, () -> VhostNet.open("/dev/vhost-missing"));
+        assertEquals(Errno.ENOENT, e.errno());
+        assertEquals("ENOENT", e.errnoName());
+        assertEquals(2, e.errnoValue());
+        assertEquals("open", e.operation());
+        assertEquals("/dev/vhost-missing", e.device());
+        assertTrue(e.getMessage().startsWith("open on /dev/vhost-missing failed: ENOENT (No such file or directory)"),
+                e.getMessage());
+        assertTrue(e.hint().contains("vhost_net module is not loaded"), e.hint());
+        assertFalse(e.getMessage().contains("ci/"), "the library knows nothing of this project's scripts: " + e);
+    }
+
+    @Test
+    void errnoValuesMapBothWaysAndUnknownOnesAreOther() {
+        for (Errno e : Errno.values()) {
+            if (e != Errno.OTHER) {
+                assertEquals(e, Errno.of(e.value()));
+            }
+        }
+        assertEquals(Errno.OTHER, Errno.of(4095));
+        assertEquals(14, Errno.EFAULT.value());
+    }
+
+    @Test
+    void permissionFailuresAreTypedAndTheirHintFitsTheOperation() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("vhost4j-perm");
+        java.nio.file.Path node = java.nio.file.Files.createFile(dir.resolve("vhost-locked"));
+        try {
+            java.nio.file.Files.setPosixFilePermissions(node, java.util.Set.of());
+            org.junit.jupiter.api.Assumptions.assumeFalse(java.nio.file.Files.isReadable(node),
+                    "root reads a file without permissions (CAP_DAC_OVERRIDE): no EACCES to provoke");
+            VhostException e = assertThrows(PermissionDeniedException.class, () -> VhostDevice.open(node.toString()));
+            assertEquals(Errno.EACCES, e.errno());
+            assertTrue(e.hint().contains("read/write access"), e.hint());
+        } finally {
+            java.nio.file.Files.delete(node);
+            java.nio.file.Files.delete(dir);
+        }
+    }
+
+    @Test
+    void anEpermFromAVhostIoctlMeansNoOwnerNotNoPrivilege() {
+        VhostException noOwner = io.vhost4j.internal.sys.Errors.failure(Errno.EPERM.value(), "VHOST_SET_VRING_NUM",
+                "/dev/vhost-net");
+        assertEquals(VhostException.class, noOwner.getClass(), "not a permission problem");
+        assertTrue(noOwner.hint().contains("setOwner()"), noOwner.hint());
+        assertFalse(noOwner.hint().contains("root"), noOwner.hint());
+        VhostException tap = io.vhost4j.internal.sys.Errors.failure(Errno.EPERM.value(), "TUNSETIFF", "/dev/net/tun");
+        assertTrue(tap instanceof PermissionDeniedException, tap.toString());
+        assertTrue(tap.hint().contains("CAP_NET_ADMIN"), tap.hint());
+    }
+
+    @Test
+    void useAfterCloseIsIllegalState() throws Exception {
+        VhostNet net = VhostNet.open("/dev/null");
+        net.close();
+        net.close();
+        assertThrows(IllegalStateException.class, () -> net.setVringNum(0, 256));
+        assertThrows(IllegalStateException.class, net::fd);
+        EventFd e = EventFd.create();
+        e.signal();
+        e.signal();
+        assertEquals(2, e.drain());
+        assertEquals(0, e.drain());
+        e.close();
+        e.close();
+        assertThrows(IllegalStateException.class, e::signal);
+    }
+}

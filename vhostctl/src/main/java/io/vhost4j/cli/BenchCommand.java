@@ -1,0 +1,79 @@
+package io.vhost4j.cli;
+
+import io.vhost4j.cli.bench.CLoop;
+import io.vhost4j.cli.bench.DataPathBench;
+import io.vhost4j.cli.bench.Figure;
+import io.vhost4j.cli.bench.IoctlBench;
+import io.vhost4j.cli.bench.MissBench;
+import io.vhost4j.cli.bench.Progress;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code vhostctl bench}: the options, and the order of the benchmarks in {@link io.vhost4j.cli.bench}; the
+ * plain-C side ({@code native/cbench.c}, loaded with {@code --c-library}) is measured in the same run.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmarks: ioctl cost (API, bare FFM downcall, C), TX/RX frames/s (64 and 1500 bytes,"
+                + " IOTLB off and on), IOTLB misses served per second and their latency (4 KiB mappings,"
+                + " invalidation every 32 frames, 1 and N devices on one manager thread), heap bytes per miss."
+                + " With --c-library (built by ci/bench) the same syscalls in plain C run side by side. Needs root.",
+        footer = {"", ExitCodes.HELP})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--json", description = "Print JSON instead of a table.")
+    boolean json;
+
+    @Option(names = "--seconds", defaultValue = "2", description = "Seconds per throughput measurement (default ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--devices", defaultValue = "64", description = "Devices for the many-device IOTLB run (default ${DEFAULT-VALUE}).")
+    int devices;
+
+    @Option(names = "--c-library", description = "native/cbench.c built as a shared library (ci/bench builds it).")
+    Path cLibrary;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (seconds <= 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--seconds must be > 0");
+        }
+        Progress progress = new Progress(spec.commandLine().getErr());
+        List<Figure> figures = new ArrayList<>();
+        try (CLoop c = cLibrary == null ? null : new CLoop(cLibrary)) {
+            progress.say("ioctl(VHOST_GET_FEATURES) cost");
+            figures.addAll(IoctlBench.run(c));
+            figures.addAll(new DataPathBench(seconds).run(progress));
+            MissBench misses = new MissBench(seconds);
+            figures.addAll(misses.oneDevice(c, progress));
+            if (devices > 1) {
+                figures.add(misses.manyDevices(devices, progress));
+            }
+        }
+        if (json) {
+            BenchReport.json(spec.commandLine().getOut(), kernelRelease(), figures);
+        } else {
+            BenchReport.table(spec.commandLine().getOut(), figures);
+        }
+        return ExitCodes.OK;
+    }
+
+    private static String kernelRelease() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+}

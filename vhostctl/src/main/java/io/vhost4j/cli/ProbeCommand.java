@@ -1,0 +1,109 @@
+package io.vhost4j.cli;
+
+import io.vhost4j.BackendFeatures;
+import io.vhost4j.DeviceKind;
+import io.vhost4j.Features;
+import io.vhost4j.VhostDevice;
+import io.vhost4j.VhostException;
+import io.vhost4j.VhostNet;
+import io.vhost4j.VhostVsock;
+import io.vhost4j.VirtioFeature;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/** {@code vhostctl probe}: which vhost devices exist and open, their features, whether the IOTLB is there. */
+@Command(name = "probe", mixinStandardHelpOptions = true,
+        description = "List /dev/vhost-net, /dev/vhost-vsock and /dev/vhost-vdpa-*: whether each opens, its feature"
+                + " and backend feature bits by name, and whether the device IOTLB is available.",
+        footer = {"", ExitCodes.HELP})
+final class ProbeCommand implements Callable<Integer> {
+    @Option(names = "--json", description = "Print JSON instead of a table.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        List<String> paths = new ArrayList<>(List.of(DeviceKind.NET.defaultPath(), DeviceKind.VSOCK.defaultPath()));
+        try (Stream<Path> dev = Files.list(Path.of("/dev"))) {
+            dev.map(Path::toString).filter(p -> p.startsWith("/dev/vhost-vdpa-")).sorted().forEach(paths::add);
+        }
+        List<Map<String, Object>> devices = new ArrayList<>();
+        int code = ExitCodes.NO_DEVICE;
+        for (String path : paths) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("path", path);
+            d.put("exists", Files.exists(Path.of(path)));
+            if (Files.exists(Path.of(path))) {
+                try (VhostDevice dev = open(path)) {
+                    Features f = dev.getFeatures();
+                    BackendFeatures b = dev.getBackendFeatures();
+                    d.put("opened", true);
+                    d.put("features", "0x" + Long.toHexString(f.bits()));
+                    d.put("featureNames", f.names());
+                    d.put("backendFeatures", "0x" + Long.toHexString(b.bits()));
+                    d.put("backendFeatureNames", b.names());
+                    d.put("iotlb", f.has(VirtioFeature.ACCESS_PLATFORM));
+                    code = code == ExitCodes.NO_DEVICE || code == ExitCodes.PERMISSION ? ExitCodes.OK : code;
+                } catch (VhostException e) {
+                    d.put("opened", false);
+                    d.put("error", e.errnoName());
+                    d.put("message", ExitCodes.remedy(e));
+                    if (ExitCodes.of(e) == ExitCodes.PERMISSION && code == ExitCodes.NO_DEVICE) {
+                        code = ExitCodes.PERMISSION;
+                    }
+                }
+            }
+            devices.add(d);
+        }
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("kernel", Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
+        report.put("devices", devices);
+        report.put("exitCode", code);
+        var out = spec.commandLine().getOut();
+        if (json) {
+            out.println(Json.write(report));
+        } else {
+            out.println("kernel " + report.get("kernel"));
+            for (Map<String, Object> d : devices) {
+                if (!(Boolean) d.get("exists")) {
+                    out.printf("%-20s absent%n", d.get("path"));
+                } else if (!(Boolean) d.get("opened")) {
+                    out.printf("%-20s cannot open: %s%n", d.get("path"), d.get("message"));
+                } else {
+                    out.printf("%-20s features %s %s%n", d.get("path"), d.get("features"), d.get("featureNames"));
+                    out.printf("%-20s backend  %s %s, device IOTLB %s%n", "", d.get("backendFeatures"),
+                            d.get("backendFeatureNames"), (Boolean) d.get("iotlb") ? "available" : "not offered");
+                }
+            }
+            if (code == ExitCodes.NO_DEVICE) {
+                out.println("no vhost device here: load vhost_net (modprobe vhost_net), or on a host that cannot have"
+                        + " it, vhost4j's source tree runs commands in a throwaway guest kernel: ci/vm-run -- COMMAND");
+            }
+        }
+        return code;
+    }
+
+    private static VhostDevice open(String path) throws VhostException {
+        if (path.equals(DeviceKind.NET.defaultPath())) {
+            return VhostNet.open(path);
+        }
+        if (path.equals(DeviceKind.VSOCK.defaultPath())) {
+            return VhostVsock.open(path);
+        }
+        return VhostDevice.open(path);
+    }
+}

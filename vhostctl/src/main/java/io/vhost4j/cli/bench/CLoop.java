@@ -1,0 +1,66 @@
+package io.vhost4j.cli.bench;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** The plain-C side of the benchmarks: {@code native/cbench.c} built as a shared library, loaded into this JVM. */
+public final class CLoop implements AutoCloseable {
+    private final Arena arena = Arena.ofShared();
+    private final MethodHandle getFeatures;
+    private final MethodHandle serveMisses;
+
+    /** Loads the library at {@code path}. */
+    public CLoop(Path path) {
+        SymbolLookup c = SymbolLookup.libraryLookup(path, arena);
+        Linker l = Linker.nativeLinker();
+        getFeatures = l.downcallHandle(c.findOrThrow("cbench_get_features"),
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG));
+        serveMisses = l.downcallHandle(c.findOrThrow("cbench_serve_misses"), FunctionDescriptor.of(JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS));
+    }
+
+    /** Nanoseconds for {@code n} {@code ioctl(VHOST_GET_FEATURES)} calls on {@code fd} in a C loop. */
+    public long getFeaturesNanos(int fd, long n) {
+        long ns;
+        try {
+            ns = (long) getFeatures.invokeExact(fd, n);
+        } catch (Throwable t) {
+            throw new IllegalStateException("C ioctl loop failed", t);
+        }
+        if (ns < 0) {
+            throw new IllegalStateException("C ioctl loop failed: errno " + -ns);
+        }
+        return ns;
+    }
+
+    /**
+     * Serves {@code vhostFd}'s IOTLB misses in C until {@code stopFd} is signalled: IOVA = GPA + {@code iovaOffset}
+     * over one window of guest memory at {@code userBase}, in {@code granule} pieces. {@code counters} receives
+     * the misses served [0] and the total service nanoseconds [1] as it runs.
+     *
+     * @return 0, or the C loop's negative errno
+     */
+    public int serveMisses(int vhostFd, int stopFd, long iovaOffset, long gpaBase, long size, long userBase,
+                           long granule, boolean v2, MemorySegment counters) {
+        try {
+            return (int) serveMisses.invokeExact(vhostFd, stopFd, iovaOffset, gpaBase, size, userBase, granule,
+                    v2 ? 1 : 0, counters);
+        } catch (Throwable t) {
+            throw new IllegalStateException("C miss loop failed", t);
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

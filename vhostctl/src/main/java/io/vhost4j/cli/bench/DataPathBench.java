@@ -1,0 +1,141 @@
+package io.vhost4j.cli.bench;
+
+import io.vhost4j.iotlb.IotlbManager;
+import io.vhost4j.testkit.DmaWindow;
+import io.vhost4j.testkit.NetDriver;
+import io.vhost4j.testkit.NetLoopback;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** TX and RX frames/s through a tap with the test kit's driver, and the driver thread's CPU per frame. */
+public final class DataPathBench {
+    private static final Duration WAIT = Duration.ofSeconds(5);
+    private static final long WARM_UP_NANOS = 2_000_000_000L; // time-based: C2 compiles late in a slow guest
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    /**
+     * One direction's result.
+     *
+     * @param framesPerSecond   frames passed per second
+     * @param userNanosPerFrame user CPU of the driver thread per frame (tick-sampled by the kernel: coarse)
+     * @param cpuNanosPerFrame  user + kernel CPU of the driver thread per frame
+     */
+    public record Throughput(double framesPerSecond, double userNanosPerFrame, double cpuNanosPerFrame) {}
+
+    private final double seconds;
+
+    /** Measurements of {@code seconds} each, after a warm-up. */
+    public DataPathBench(double seconds) {
+        this.seconds = seconds;
+    }
+
+    private static MemorySegment frameOf(NetLoopback loop, int size) {
+        MemorySegment frame = Arena.ofAuto().allocate(size);
+        MemorySegment.copy(loop.frame(0, size), 0, frame, 0, size);
+        return frame;
+    }
+
+    /** TX of {@code size}-byte frames, 256 at a time, for the configured time. */
+    public Throughput tx(NetLoopback loop, int size) throws Exception {
+        MemorySegment frame = frameOf(loop, size);
+        NetDriver d = loop.driver();
+        long warm = System.nanoTime() + WARM_UP_NANOS;
+        while (System.nanoTime() < warm) {
+            d.transmit(frame, WAIT);
+        }
+        d.flushTx(WAIT);
+        long deadline = System.nanoTime() + (long) (seconds * 1e9);
+        long t0 = System.nanoTime(), u0 = THREADS.getCurrentThreadUserTime(), c0 = THREADS.getCurrentThreadCpuTime();
+        long sent = 0;
+        while (System.nanoTime() < deadline) {
+            for (int i = 0; i < 256; i++) {
+                d.transmit(frame, WAIT);
+            }
+            sent += 256;
+        }
+        d.flushTx(WAIT);
+        return result(sent, t0, u0, c0);
+    }
+
+    /** RX: frames sent into the tap in batches of 32 and received through the driver, for the configured time. */
+    public Throughput rx(NetLoopback loop, int size) throws Exception {
+        MemorySegment frame = frameOf(loop, size);
+        MemorySegment buf = Arena.ofAuto().allocate(65536);
+        long warm = System.nanoTime() + WARM_UP_NANOS;
+        while (System.nanoTime() < warm) {
+            rxBatch(loop, frame, buf);
+        }
+        long deadline = System.nanoTime() + (long) (seconds * 1e9);
+        long t0 = System.nanoTime(), u0 = THREADS.getCurrentThreadUserTime(), c0 = THREADS.getCurrentThreadCpuTime();
+        long got = 0;
+        while (System.nanoTime() < deadline) {
+            got += rxBatch(loop, frame, buf);
+        }
+        return result(got, t0, u0, c0);
+    }
+
+    private static int rxBatch(NetLoopback loop, MemorySegment frame, MemorySegment buf) throws Exception {
+        for (int i = 0; i < 32; i++) {
+            loop.peer().send(frame);
+        }
+        int got = 0;
+        for (int i = 0; i < 32; i++) {
+            if (loop.driver().receive(buf, WAIT) == frame.byteSize()) {
+                got++;
+            }
+        }
+        return got;
+    }
+
+    private static Throughput result(long frames, long t0, long u0, long c0) {
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new Throughput(frames / secs, (THREADS.getCurrentThreadUserTime() - u0) / (double) frames,
+                (THREADS.getCurrentThreadCpuTime() - c0) / (double) frames);
+    }
+
+    /** TX and RX at 64 and 1500 bytes with the IOTLB off, then TX 1500 with the IOTLB on (warm) against off. */
+    public List<Figure> run(Progress progress) throws Exception {
+        List<Figure> figures = new ArrayList<>();
+        for (int size : new int[] {64, 1500}) {
+            progress.say("data path, " + size + "-byte frames, IOTLB off");
+            try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vhb%d").start()) {
+                Throughput t = tx(loop, size);
+                String k = "datapath.tx" + size;
+                figures.add(Figure.javaOnly(k + ".frames_per_s", "TX " + size + " B, IOTLB off", t.framesPerSecond(),
+                        "frames/s", String.format("%.1f MB/s", t.framesPerSecond() * size / 1e6)));
+                figures.add(Figure.javaOnly(k + ".cpu_ns_per_frame", "TX " + size
+                        + " B: driver thread CPU per frame (user + kernel)", t.cpuNanosPerFrame(), "ns/frame", null));
+                figures.add(Figure.javaOnly(k + ".user_ns_per_frame", "TX " + size
+                        + " B: of which user (Java side; tick-sampled)", t.userNanosPerFrame(), "ns/frame", null));
+                Throughput r = rx(loop, size);
+                k = "datapath.rx" + size;
+                figures.add(Figure.javaOnly(k + ".frames_per_s", "RX " + size + " B, IOTLB off", r.framesPerSecond(),
+                        "frames/s", String.format("%.1f MB/s", r.framesPerSecond() * size / 1e6)));
+                figures.add(Figure.javaOnly(k + ".cpu_ns_per_frame", "RX " + size
+                        + " B: driver thread CPU per frame (incl. sending)", r.cpuNanosPerFrame(), "ns/frame", null));
+                figures.add(Figure.javaOnly(k + ".user_ns_per_frame", "RX " + size
+                        + " B: of which user (Java side; tick-sampled)", r.userNanosPerFrame(), "ns/frame", null));
+            }
+        }
+        progress.say("TX 1500 B with the IOTLB on (one warm mapping) against off, same run");
+        double off;
+        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vhb%d").start()) {
+            off = tx(loop, 1500).framesPerSecond();
+        }
+        NetDriver.Config iova = NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
+        try (IotlbManager m = IotlbManager.create(null); NetLoopback loop = NetLoopback.open(iova, "vhb%d")) {
+            loop.startWithIotlb(m, loop.offsetTranslator(1L << 30));
+            m.start();
+            double on = tx(loop, 1500).framesPerSecond();
+            figures.add(Figure.javaOnly("datapath.tx1500.iotlb_on_over_off", "TX 1500 B, IOTLB on (warm) / IOTLB off",
+                    on / off, "ratio", String.format("on %.0f, off %.0f frames/s", on, off)));
+        }
+        return figures;
+    }
+}
