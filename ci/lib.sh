@@ -27,33 +27,30 @@ ensure_tools() {
     fi
 }
 
-# Prints the java launcher of a JDK 25 or newer: $VHOST4J_JAVA, $JAVA_HOME, or one under /usr/lib/jvm.
+# Prints the java launcher of a JDK 25 or newer, found as ./mvnw finds it (.mvn/jdk25.sh).
+# shellcheck source=../.mvn/jdk25.sh
+source "$PROJECT_DIR/.mvn/jdk25.sh"
 find_java25() {
-    local j v
-    for j in "${VHOST4J_JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" /usr/lib/jvm/*/bin/java; do
-        [ -n "$j" ] && [ -x "$j" ] || continue
-        v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$(dirname "$(dirname "$(readlink -f "$j")")")/release" \
-            2>/dev/null)
-        if [ -n "$v" ] && [ "$v" -ge 25 ]; then echo "$j"; return 0; fi
-    done
-    die "no JDK 25 or newer found (set VHOST4J_JAVA or JAVA_HOME, or install one under /usr/lib/jvm)"
+    local home
+    home=$(vhost4j_jdk25_home)
+    [ -n "$home" ] || die "no JDK 25 or newer found (set VHOST4J_JAVA_HOME or JAVA_HOME, or install one under /usr/lib/jvm)"
+    echo "$home/bin/java"
 }
 
-# The JVM options that run the library as the io.vhost4j module with native access, from target/.
-module_java_opts() {
-    echo "--enable-native-access=io.vhost4j --module-path $PROJECT_DIR/target/classes:$PROJECT_DIR/target/lib"
-}
+# The vhostctl distribution the build made (vhostctl/target/vhostctl-*-linux-x86_64.tar.gz), and its launcher.
+dist_archive() { ls "$PROJECT_DIR"/vhostctl/target/vhostctl-*-linux-x86_64.tar.gz 2>/dev/null | head -n1; }
+VHOSTCTL=$PROJECT_DIR/vhostctl/target/vhostctl
 
-# Counts of a JUnit XML report folder: prints "tests failures errors skipped" summed over its files.
+# Counts of JUnit XML report folders: prints "tests failures errors skipped" summed over their files.
 junit_counts() {
-    local t=0 f=0 e=0 s=0 x line
-    for x in "$1"/TEST-*.xml; do
+    local t=0 f=0 e=0 s=0 x line dir
+    for dir in "$@"; do for x in "$dir"/TEST-*.xml; do
         [ -f "$x" ] || continue
         line=$(grep -m1 -o '<testsuite [^>]*>' "$x")
         t=$((t + $(echo "$line" | sed -n 's/.* tests="\([0-9]*\)".*/\1/p')))
         f=$((f + $(echo "$line" | sed -n 's/.* failures="\([0-9]*\)".*/\1/p')))
         e=$((e + $(echo "$line" | sed -n 's/.* errors="\([0-9]*\)".*/\1/p')))
         s=$((s + $(echo "$line" | sed -n 's/.* skipped="\([0-9]*\)".*/\1/p')))
-    done
+    done; done
     echo "$t $f $e $s"
 }

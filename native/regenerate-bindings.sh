@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the jextract bindings in src/main/java/io/vhost4j/internal/gen from headers/vhost4j.h.
+# Regenerates the jextract bindings in vhost4j/src/main/java/io/vhost4j/internal/gen from headers/vhost4j.h.
 #
 #   JEXTRACT=/path/to/jextract native/regenerate-bindings.sh     (or jextract on PATH)
 #
@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 jx=${JEXTRACT:-$(command -v jextract || true)}
 [ -n "$jx" ] || { echo "jextract not found: set JEXTRACT or put it on PATH" >&2; exit 2; }
-out=$here/src/main/java
+out=$here/vhost4j/src/main/java
 pkg=io.vhost4j.internal.gen
 rm -rf "$out/${pkg//.//}"
 "$jx" --output "$out" --target-package "$pkg" --header-class-name VhostH \

@@ -38,7 +38,7 @@ class AbiOracleTest {
 
     @BeforeAll
     static void runOracle() throws Exception {
-        Path src = Path.of("native/abi-oracle.c");
+        Path src = Path.of("../native/abi-oracle.c"); // the test runs in vhost4j/
         Path exe = Path.of("target/abi-oracle");
         boolean ci = "true".equals(System.getenv("CI"));
         boolean haveHeader = Files.exists(Path.of("/usr/include/linux/vhost.h"));

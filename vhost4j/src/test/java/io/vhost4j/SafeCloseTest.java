@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -45,13 +44,12 @@ class SafeCloseTest {
     void closingWhileThreadsSignalNeverSignalsAForeignEventFd() throws Exception {
         for (int round = 0; round < 20; round++) {
             EventFd victim = EventFd.create();
-            AtomicBoolean go = new AtomicBoolean(true);
             AtomicLong closedSeen = new AtomicLong();
             ConcurrentLinkedQueue<Throwable> wrong = new ConcurrentLinkedQueue<>();
             List<Thread> hammers = new ArrayList<>();
             for (int t = 0; t < 3; t++) {
                 hammers.add(Thread.ofPlatform().start(() -> {
-                    while (go.get()) {
+                    while (true) { // until the close: every hammer must see it
                         try {
                             victim.signal();
                         } catch (IllegalStateException closed) {
@@ -70,7 +68,6 @@ class SafeCloseTest {
             for (int i = 0; i < 50; i++) { // take the freed numbers while the hammers may still be running
                 fresh.add(EventFd.create());
             }
-            go.set(false);
             for (Thread h : hammers) {
                 h.join();
             }

@@ -1,0 +1,120 @@
+package io.vhost4j.kernel;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * What users install, run as they would: the vhostctl distribution unpacked into a fresh directory and run from
+ * there with no JDK on the PATH, and the embedding example built against the installed jars. ci/kernel-suite
+ * passes their locations ({@code vhost4j.dist}, {@code vhost4j.example}).
+ */
+@Tag("kernel")
+class ProductKernelTest {
+
+    @BeforeEach
+    void device() {
+        KernelDevices.requireNet();
+    }
+
+    record Run(int code, String output) {}
+
+    /** Runs {@code command} in {@code dir} with a minimal environment: no JAVA_HOME, no JDK on the PATH. */
+    private static Run run(Path dir, List<String> command) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+        Map<String, String> env = pb.environment();
+        String emulatorOpts = env.get("VHOSTCTL_JAVA_OPTS"); // set by ci/vm-run only, for its emulator
+        env.clear();
+        env.put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        env.put("LANG", "C.UTF-8");
+        if (emulatorOpts != null) {
+            env.put("VHOSTCTL_JAVA_OPTS", emulatorOpts);
+        }
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(900, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail("timed out: " + command);
+        }
+        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    private static Path required(String property) {
+        String v = System.getProperty(property, "");
+        if (v.isEmpty() || !Files.exists(Path.of(v))) {
+            fail("-D" + property + " must name the built artifact (ci/kernel-suite sets it): '" + v + "'");
+        }
+        return Path.of(v);
+    }
+
+    @Test
+    void theDistributionRunsFromAFreshDirectoryWithoutAJdk() throws Exception {
+        Path archive = required("vhost4j.dist");
+        Path dir = Files.createTempDirectory("vhostctl-install");
+        Run untar = run(dir, List.of("tar", "-xzf", archive.toString()));
+        assertEquals(0, untar.code(), untar.output());
+        Path home;
+        try (var s = Files.list(dir)) {
+            home = s.findFirst().orElseThrow();
+        }
+        Path vhostctl = home.resolve("bin/vhostctl");
+        assertTrue(Files.isExecutable(vhostctl), vhostctl.toString());
+        assertTrue(Files.isExecutable(home.resolve("bin/java")), "a runtime of its own");
+
+        Run version = run(dir, List.of(vhostctl.toString(), "--version"));
+        assertEquals(0, version.code(), version.output());
+        assertTrue(version.output().matches("(?s)vhostctl \\d+\\.\\d+\\.\\d+.*"), version.output());
+
+        Run probe = run(dir, List.of(vhostctl.toString(), "probe", "--json"));
+        assertEquals(0, probe.code(), probe.output());
+        assertTrue(probe.output().contains("\"path\": \"/dev/vhost-net\"") && probe.output().contains("\"iotlb\": true"),
+                probe.output());
+
+        Run selftest = run(dir, List.of(vhostctl.toString(), "selftest", "--frames", "100"));
+        assertEquals(0, selftest.code(), selftest.output());
+        assertTrue(selftest.output().contains("selftest passed"), selftest.output());
+        assertFalse(selftest.output().contains("FAIL"), selftest.output());
+
+        Path link = dir.resolve("vhostctl-link"); // installed through a symlink, as in /usr/local/bin
+        Files.createSymbolicLink(link, vhostctl);
+        Run viaLink = run(Path.of("/"), List.of(link.toString(), "--version"));
+        assertEquals(0, viaLink.code(), viaLink.output());
+    }
+
+    @Test
+    void theEmbeddingExamplePassesTrafficFromTheVmmsOwnLoop() throws Exception {
+        Path target = required("vhost4j.example");
+        Path jar;
+        try (var s = Files.list(target)) {
+            jar = s.filter(p -> p.getFileName().toString().endsWith(".jar")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no example jar in " + target));
+        }
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        List<String> cmd = new ArrayList<>(List.of(java));
+        String emulatorOpts = System.getenv("VHOSTCTL_JAVA_OPTS");
+        if (emulatorOpts != null && !emulatorOpts.isBlank()) {
+            cmd.addAll(List.of(emulatorOpts.trim().split("\\s+")));
+        }
+        cmd.addAll(List.of("--enable-native-access=io.vhost4j,io.vhost4j.testkit,example.vmm",
+                "--module-path", target.resolve("lib") + ":" + jar, "-m", "example.vmm/example.vmm.EmbeddedVmm", "200"));
+        Run r = run(Files.createTempDirectory("vmm"), cmd);
+        assertEquals(0, r.code(), r.output());
+        assertTrue(r.output().contains("200/200 frames guest->tap, 200/200 tap->guest"), r.output());
+        assertTrue(r.output().contains("embedding example passed"), r.output());
+        assertFalse(r.output().contains(" 0 IOTLB misses"), "the misses were served by the VMM's loop: " + r.output());
+    }
+}

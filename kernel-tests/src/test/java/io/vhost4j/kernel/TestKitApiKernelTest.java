@@ -1,0 +1,61 @@
+package io.vhost4j.kernel;
+
+import io.vhost4j.testkit.DmaRange;
+import io.vhost4j.testkit.DmaWindow;
+import io.vhost4j.testkit.NetDriver;
+import io.vhost4j.testkit.NetLoopback;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+import static io.vhost4j.kernel.TestValues.WAIT;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The test kit as an outside user meets it: heap segments, typed DMA ranges, page-rounded memory. */
+@Tag("kernel")
+class TestKitApiKernelTest {
+
+    @BeforeEach
+    void device() {
+        KernelDevices.requireNet();
+    }
+
+    @Test
+    void packetSocketTakesAndFillsHeapSegments() throws Exception {
+        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vk%d").start()) {
+            MemorySegment native0 = loop.frame(7); // its numbered size, as expectOnRx checks
+            byte[] sent = native0.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            loop.peer().send(MemorySegment.ofArray(sent)); // a heap segment, into the tap
+            loop.expectOnRx(7, WAIT);                     // arrives in the RX queue byte for byte
+
+            assertTrue(loop.driver().transmit(loop.frame(8, 200), WAIT));
+            byte[] got = new byte[2048];
+            int n = loop.peer().receive(MemorySegment.ofArray(got), WAIT); // a heap segment, out of the tap
+            assertEquals(200, n);
+            assertArrayEquals(loop.frame(8, 200).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
+                    java.util.Arrays.copyOf(got, n));
+        }
+    }
+
+    @Test
+    void rangesSayWhichAddressTheyAre() throws Exception {
+        NetDriver.Config config = NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
+        assertEquals(0, config.memoryNeeded() % 4096, "page-rounded, as GuestMemory.allocate requires");
+        try (NetLoopback loop = NetLoopback.open(config, "vk%d")) {
+            NetDriver d = loop.driver();
+            List<DmaRange> used = d.usedRings();
+            assertEquals(d.rxQueue().usedGuestAddr(), used.get(0).guestPhysAddress());
+            assertEquals(d.txQueue().usedGuestAddr(), used.get(1).guestPhysAddress());
+            for (DmaRange r : List.of(used.get(0), used.get(1), d.rxBuffers(), d.txBuffers())) {
+                assertEquals(r.guestPhysAddress() + NetLoopback.IOVA_OFFSET, r.deviceAddress(), r.toString());
+                loop.memory().slice(r.guestPhysAddress(), r.size()); // inside the guest memory
+            }
+            assertEquals((long) config.queueSize() * config.rxBufferSize(), d.rxBuffers().size());
+        }
+    }
+}
