@@ -31,26 +31,13 @@ public final class EventFd implements AutoCloseable {
     public void signal() throws VhostException {
         MemorySegment buf = Sys.scratch();
         buf.set(JAVA_LONG, 0, 1L);
-        long rc;
-        int f = fd.acquire();
-        try {
-            rc = Sys.write(f, buf, 8);
-        } finally {
-            fd.release();
-        }
-        Errors.check(rc, "write", "eventfd");
+        Errors.check(fd.write(buf, 8), "write", "eventfd");
     }
 
     /** Reads and resets the counter: the number of signals since the last read, 0 if none. */
     public long drain() throws VhostException {
         MemorySegment buf = Sys.scratch();
-        long rc;
-        int f = fd.acquire();
-        try {
-            rc = Sys.read(f, buf, 8);
-        } finally {
-            fd.release();
-        }
+        long rc = fd.read(buf, 8);
         if (rc == -EAGAIN()) {
             return 0;
         }
@@ -76,14 +63,7 @@ public final class EventFd implements AutoCloseable {
             }
             // Slices of at most 100 ms: a close() from another thread ends the wait soon after.
             int millis = (int) Math.max(1, Math.min(100, (left + 999_999) / 1_000_000));
-            int rc;
-            int f = fd.acquire();
-            try {
-                rc = Sys.pollIn(f, millis);
-            } finally {
-                fd.release();
-            }
-            Errors.check(rc, "poll", "eventfd");
+            Errors.check(fd.pollIn(millis), "poll", "eventfd");
         }
     }
 

@@ -103,13 +103,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@link #ioctl(String, long, MemorySegment)} with the thread's buffers fetched by the caller (hot paths). */
     final void ioctl(Sys.Local local, String op, long request, MemorySegment arg) throws VhostException {
-        int f = fd.acquire();
-        int rc;
-        try {
-            rc = Sys.ioctl(local, f, request, arg);
-        } finally {
-            fd.release();
-        }
+        int rc = fd.ioctl(local, request, arg);
         if (rc < 0) {
             throw Errors.failure(-rc, op, path());
         }
@@ -257,13 +251,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public IotlbMessage readIotlb() throws VhostException {
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
-        long n;
-        int f = fd.acquire();
-        try {
-            n = Sys.read(f, m);
-        } finally {
-            fd.release();
-        }
+        long n = fd.read(m, IotlbWire.SIZE);
         if (n == -EAGAIN()) {
             return null;
         }
@@ -285,14 +273,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         checkAsid(message.asid());
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         message.encode(m, iotlbMessagesV2());
-        long rc;
-        int f = fd.acquire();
-        try {
-            rc = Sys.write(f, m);
-        } finally {
-            fd.release();
-        }
-        long n = Errors.check(rc, "write(IOTLB " + message.type() + ")", path());
+        long n = Errors.check(fd.write(m, IotlbWire.SIZE), "write(IOTLB " + message.type() + ")", path());
         if (n != IotlbWire.SIZE) {
             throw new IllegalStateException("short IOTLB write to " + path() + ": " + n + " bytes");
         }

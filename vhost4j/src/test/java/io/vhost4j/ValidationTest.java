@@ -103,6 +103,16 @@ class ValidationTest {
     }
 
     @Test
+    void heapSegmentsGetAClearIllegalArgumentNeverAnAssertionError() throws Exception {
+        try (EventFd e = EventFd.create()) {
+            java.lang.foreign.MemorySegment heap = java.lang.foreign.MemorySegment.ofArray(new byte[8]);
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.handle().write(heap, 8));
+            assertTrue(x.getMessage().contains("heap segment"), x.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> e.handle().read(heap, 8));
+        }
+    }
+
+    @Test
     void errnoValuesMapBothWaysAndUnknownOnesAreOther() {
         for (Errno e : Errno.values()) {
             if (e != Errno.OTHER) {

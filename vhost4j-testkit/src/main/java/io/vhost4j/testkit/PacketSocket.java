@@ -70,14 +70,7 @@ public final class PacketSocket implements AutoCloseable {
             src = sendBounce.asSlice(0, len);
             MemorySegment.copy(frame, 0, src, 0, len);
         }
-        long rc;
-        int f = fd.acquire();
-        try {
-            rc = Sys.write(f, src);
-        } finally {
-            fd.release();
-        }
-        long n = Errors.check(rc, "send", fd.name());
+        long n = Errors.check(fd.write(src, len), "send", fd.name());
         if (n != len) {
             throw new IllegalStateException("short send: " + n + " of " + len + " bytes");
         }
@@ -93,13 +86,7 @@ public final class PacketSocket implements AutoCloseable {
         MemorySegment dst = buf.isNative() ? buf : receiveBounce.asSlice(0, Math.min(buf.byteSize(), MAX_FRAME));
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            long n;
-            int f = fd.acquire();
-            try {
-                n = Sys.read(f, dst);
-            } finally {
-                fd.release();
-            }
+            long n = fd.read(dst, dst.byteSize());
             if (n >= 0) {
                 if (dst != buf) {
                     MemorySegment.copy(dst, 0, buf, 0, n);
@@ -113,14 +100,7 @@ public final class PacketSocket implements AutoCloseable {
             if (left <= 0) {
                 return -1;
             }
-            int rc;
-            f = fd.acquire();
-            try {
-                rc = Sys.pollIn(f, (int) Math.max(1, Math.min(100, left / 1_000_000)));
-            } finally {
-                fd.release();
-            }
-            Errors.check(rc, "poll", fd.name());
+            Errors.check(fd.pollIn((int) Math.max(1, Math.min(100, left / 1_000_000))), "poll", fd.name());
         }
     }
 

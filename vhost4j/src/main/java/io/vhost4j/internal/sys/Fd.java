@@ -3,13 +3,15 @@ package io.vhost4j.internal.sys;
 import io.vhost4j.VhostException;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
  * An owned file descriptor, safe to close while other threads use it.
  *
- * <p>Every use is bracketed by {@link #acquire()} and {@link #release()}. {@link #close()} makes every later
+ * <p>Every use is bracketed by {@link #acquire()} and {@link #release()} ({@link #read}, {@link #write},
+ * {@link #ioctl} and {@link #pollIn} do it for one syscall). {@link #close()} makes every later
  * {@code acquire} throw {@link IllegalStateException} at once, but the descriptor itself is closed only when
  * the last call in flight has released it: until then its number stays allocated to this file, so no call
  * in flight can reach a file that reused the number (the JDK's channels get the same guarantee by
@@ -78,6 +80,46 @@ public final class Fd implements AutoCloseable {
         int s = (int) STATE.getAndAdd(this, -1) - 1;
         if (s == CLOSED) {
             Sys.close(fd);
+        }
+    }
+
+    /** {@link Sys#read(int, MemorySegment, long)} as one call on this descriptor. */
+    public long read(MemorySegment buf, long count) {
+        int f = acquire();
+        try {
+            return Sys.read(f, buf, count);
+        } finally {
+            release();
+        }
+    }
+
+    /** {@link Sys#write(int, MemorySegment, long)} as one call on this descriptor. */
+    public long write(MemorySegment buf, long count) {
+        int f = acquire();
+        try {
+            return Sys.write(f, buf, count);
+        } finally {
+            release();
+        }
+    }
+
+    /** {@link Sys#ioctl(Sys.Local, int, long, MemorySegment)} as one call on this descriptor. */
+    public int ioctl(Sys.Local local, long request, MemorySegment arg) {
+        int f = acquire();
+        try {
+            return Sys.ioctl(local, f, request, arg);
+        } finally {
+            release();
+        }
+    }
+
+    /** {@link Sys#pollIn(int, int)} as one call on this descriptor. */
+    public int pollIn(int timeoutMillis) {
+        int f = acquire();
+        try {
+            return Sys.pollIn(f, timeoutMillis);
+        } finally {
+            release();
         }
     }
 
