@@ -5,7 +5,7 @@ CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT_DIR=$(cd "$CI_DIR/.." && pwd)
 CACHE_DIR=${VHOST4J_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vhost4j}
 # The kernel matrix: Debian suite names.
-KERNEL_MATRIX=${VHOST4J_KERNELS:-"bookworm trixie"}
+KERNEL_MATRIX=${VHOST4J_KERNELS:-"bookworm trixie trixie-backports"}
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }

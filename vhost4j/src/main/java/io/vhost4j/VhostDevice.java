@@ -8,6 +8,7 @@ import io.vhost4j.internal.gen.vhost_vring_state;
 import io.vhost4j.internal.access.DeviceHandles;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.NewerIoctls;
 import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
 
@@ -16,6 +17,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 import static io.vhost4j.internal.gen.VhostH.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -39,6 +41,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     private final Fd fd;
     private final DeviceKind kind;
     private volatile Features acked;
+    private volatile long[] forkOwnerIoctls; // {get, set} as the kernel answered them, once probed
     private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
 
     VhostDevice(String path, DeviceKind kind) throws VhostException {
@@ -285,6 +288,90 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
             throw new IllegalArgumentException("asid " + asid + " on " + path() + " without the IOTLB_ASID backend"
                     + " feature: the kernel would ignore it and use address space 0");
         }
+    }
+
+    // ---- worker threads ------------------------------------------------------------------------------
+
+    /**
+     * {@code VHOST_GET_FORK_FROM_OWNER}: whose child the worker will be, or empty where the kernel lacks the call
+     * (not built with {@code CONFIG_VHOST_ENABLE_FORK_OWNER_CONTROL}, or older than 6.17: such kernels answer an
+     * unknown ioctl with EPERM before {@link #setOwner()}, ENOTTY after; kernels that have it answer before the
+     * owner is set). The request
+     * number changed once; both are tried, and the one that answered is used by
+     * {@link #setForkFromOwner(ForkOwner)}. Works before {@link #setOwner()}.
+     */
+    public java.util.Optional<ForkOwner> getForkFromOwner() throws VhostException {
+        long[][] candidates = forkOwnerIoctls != null ? new long[][] {forkOwnerIoctls} : new long[][] {
+                {NewerIoctls.VHOST_GET_FORK_FROM_OWNER, NewerIoctls.VHOST_SET_FORK_FROM_OWNER},
+                {NewerIoctls.VHOST_GET_FORK_FROM_OWNER_FIRST, NewerIoctls.VHOST_SET_FORK_FROM_OWNER_FIRST}};
+        for (long[] pair : candidates) {
+            Sys.Local l = Sys.local();
+            MemorySegment s = l.scratch();
+            s.set(JAVA_LONG, 0, 0);
+            int rc = fd.ioctl(l, pair[0], s);
+            if (rc == -ENOTTY() || rc == -EPERM()) {
+                continue; // unknown here: kernels without it check the owner before they say ENOTTY
+            }
+            if (rc < 0) {
+                throw Errors.failure(-rc, "VHOST_GET_FORK_FROM_OWNER", path());
+            }
+            forkOwnerIoctls = pair;
+            return java.util.Optional.of(s.get(JAVA_BYTE, 0) == 0 ? ForkOwner.KTHREAD : ForkOwner.TASK);
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * {@code VHOST_SET_FORK_FROM_OWNER}; only before {@link #setOwner()} (the kernel says EBUSY after).
+     *
+     * @throws VhostException ENOTTY where the kernel lacks the call ({@link #getForkFromOwner()} is empty)
+     */
+    public void setForkFromOwner(ForkOwner owner) throws VhostException {
+        if (forkOwnerIoctls == null && getForkFromOwner().isEmpty()) {
+            throw Errors.failure(ENOTTY(), "VHOST_SET_FORK_FROM_OWNER", path());
+        }
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_BYTE, 0, (byte) (owner == ForkOwner.TASK ? 1 : 0));
+        ioctl(l, "VHOST_SET_FORK_FROM_OWNER", forkOwnerIoctls[1], s);
+    }
+
+    /** {@code VHOST_NEW_WORKER}: a new worker thread for this device; returns its id (ENOTTY on vhost-net). */
+    public int newWorker() throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_INT, 0, 0);
+        ioctl(l, "VHOST_NEW_WORKER", NewerIoctls.VHOST_NEW_WORKER, s);
+        return s.get(JAVA_INT, 0);
+    }
+
+    /** {@code VHOST_FREE_WORKER}: frees a worker made by {@link #newWorker()} that no queue uses. */
+    public void freeWorker(int workerId) throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_INT, 0, workerId);
+        ioctl(l, "VHOST_FREE_WORKER", NewerIoctls.VHOST_FREE_WORKER, s);
+    }
+
+    /** {@code VHOST_ATTACH_VRING_WORKER}: queue {@code index} is served by worker {@code workerId}. */
+    public void attachVringWorker(int index, int workerId) throws VhostException {
+        checkIndex(index);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_INT, 0, index);
+        s.set(JAVA_INT, 4, workerId);
+        ioctl(l, "VHOST_ATTACH_VRING_WORKER", NewerIoctls.VHOST_ATTACH_VRING_WORKER, s);
+    }
+
+    /** {@code VHOST_GET_VRING_WORKER}: the id of the worker serving queue {@code index}. */
+    public int getVringWorker(int index) throws VhostException {
+        checkIndex(index);
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch();
+        s.set(JAVA_INT, 0, index);
+        s.set(JAVA_INT, 4, 0);
+        ioctl(l, "VHOST_GET_VRING_WORKER", NewerIoctls.VHOST_GET_VRING_WORKER, s);
+        return s.get(JAVA_INT, 4);
     }
 
     // ---- memory and logging ------------------------------------------------------------------------

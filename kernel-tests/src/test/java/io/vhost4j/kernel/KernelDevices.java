@@ -31,6 +31,11 @@ public final class KernelDevices {
         }
     }
 
+    /** Marks a test that does not apply to this kernel; ci/test counts it as "not applicable", never as passed. */
+    public static void applicableOnlyIf(boolean applies, String why) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(applies, "not applicable on this kernel: " + why);
+    }
+
     /** {@link #require} for vhost-net and the tun device. */
     public static void requireNet() {
         require("/dev/vhost-net");

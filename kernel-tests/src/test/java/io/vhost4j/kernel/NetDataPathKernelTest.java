@@ -60,7 +60,7 @@ class NetDataPathKernelTest {
 
     @Test
     void mergeableRxBuffersGatherLargeFramesFromSeveralBuffers() throws Exception {
-        NetDriver.Config c = new NetDriver.Config(128, true, false, 512, DmaWindow.PHYSICAL, false);
+        NetDriver.Config c = new NetDriver.Config(128, true, false, 512, DmaWindow.PHYSICAL, false, true);
         try (NetLoopback f = started(c)) {
             int multi = 0;
             for (int s = 0; s < 600; s++) {
@@ -76,7 +76,7 @@ class NetDataPathKernelTest {
 
     @Test
     void interleavedTxAndRxWithEventIdxAndASmallRing() throws Exception {
-        NetDriver.Config c = new NetDriver.Config(64, false, true, 2048, DmaWindow.PHYSICAL, false);
+        NetDriver.Config c = new NetDriver.Config(64, false, true, 2048, DmaWindow.PHYSICAL, false, true);
         try (NetLoopback f = started(c)) {
             for (int round = 0; round < 40; round++) {
                 f.txRun(round * 50, 50, BATCH, WAIT);

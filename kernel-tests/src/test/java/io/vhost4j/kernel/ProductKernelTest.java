@@ -96,6 +96,24 @@ class ProductKernelTest {
     }
 
     @Test
+    void withoutAccessToTheDeviceTheDistributionExits4WithItsHint() throws Exception {
+        Path archive = required("vhost4j.dist");
+        Path dir = Files.createTempDirectory("vhostctl-user");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        assertEquals(0, run(dir, List.of("tar", "-xzf", archive.toString())).code());
+        Path vhostctl;
+        try (var s = Files.list(dir)) {
+            vhostctl = s.findFirst().orElseThrow().resolve("bin/vhostctl");
+        }
+        // nobody: /dev/vhost-net is crw------- root
+        Run r = run(dir, List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", vhostctl.toString(),
+                "selftest"));
+        assertEquals(4, r.code(), r.output());
+        assertTrue(r.output().contains("EACCES") && r.output().contains("read/write access to /dev/vhost-net"),
+                r.output());
+    }
+
+    @Test
     void theEmbeddingExamplePassesTrafficFromTheVmmsOwnLoop() throws Exception {
         Path target = required("vhost4j.example");
         Path jar;

@@ -78,4 +78,38 @@ class SafeCloseKernelTest {
             assertEquals(3, sawClosed.get());
         }
     }
+    @Test
+    void closingADeviceTheManagerServesNeverLetsTheManagerReachAnotherFile() throws Exception {
+        try (IotlbRig r = IotlbRig.started(TestValues.PAGE)) {
+            ConcurrentLinkedQueue<Throwable> traffic = new ConcurrentLinkedQueue<>();
+            Thread tx = Thread.ofPlatform().start(() -> {
+                java.lang.foreign.MemorySegment frame = java.lang.foreign.Arena.ofAuto().allocate(100); // this thread's
+                try {
+                    for (int i = 0; ; i++) { // ends with the IllegalStateException of the closed device
+                        r.loop.driver().transmit(frame, java.time.Duration.ofMillis(100));
+                        if (i % 32 == 31) {
+                            r.md.invalidate(r.loop.driver().txBuffers().deviceAddress(), 1 << 20); // more misses
+                        }
+                    }
+                } catch (Throwable t) {
+                    traffic.add(t);
+                }
+            });
+            Thread.sleep(300);
+            r.loop.net().close(); // while the manager drains its misses
+            List<VhostNet> fresh = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                fresh.add(VhostNet.open());
+            }
+            tx.join();
+            long deadline = System.nanoTime() + TestValues.WAIT.toNanos();
+            while (!r.manager.devices().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(r.manager.devices().isEmpty(), "the manager dropped the closed device");
+            assertTrue(r.faults.stream().noneMatch(f -> f.detail().contains("EBADF")), r.faults.toString());
+            assertTrue(traffic.peek() instanceof IllegalStateException, "the traffic thread saw the close: " + traffic);
+            fresh.forEach(VhostNet::close);
+        }
+    }
 }

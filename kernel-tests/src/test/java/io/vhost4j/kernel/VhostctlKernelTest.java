@@ -55,4 +55,17 @@ class VhostctlKernelTest {
         assertTrue(r.out().contains("misses went unanswered") || r.out().contains("never reached"), r.out());
         assertTrue(r.out().contains("selftest FAILED"), r.out());
     }
+    @Test
+    void theSelftestTableShowsTheWholeFeatureWordAndProbeTheWorkerCalls() throws Exception {
+        long bits;
+        try (io.vhost4j.VhostNet net = io.vhost4j.VhostNet.open()) {
+            bits = net.getFeatures().bits();
+        }
+        Cli.Result r = run("selftest", "--frames", "20");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("features 0x" + Long.toHexString(bits) + " "), "never cut: " + r.out());
+        Cli.Result p = run("probe", "--json");
+        assertTrue(p.out().contains("\"vringWorkers\": \"not supported (ENOTTY)\""), p.out());
+        assertTrue(p.out().contains("\"forkFromOwner\": "), p.out());
+    }
 }

@@ -49,9 +49,11 @@ public final class NetDriver implements AutoCloseable {
      * @param dma                GPA or IOVA addressing (IOVA negotiates ACCESS_PLATFORM)
      * @param indirectTx         negotiate VIRTIO_RING_F_INDIRECT_DESC and send each frame as an indirect
      *                           chain of two buffers: the header, then the frame
+     * @param inOrder            negotiate VIRTIO_F_IN_ORDER where the device offers it and MRG_RXBUF is off (the
+     *                           queues then check that chains come back in order)
      */
     public record Config(int queueSize, boolean mergeableRxBuffers, boolean eventIdx, int rxBufferSize,
-                         DmaWindow dma, boolean indirectTx) {
+                         DmaWindow dma, boolean indirectTx, boolean inOrder) {
         /** Validates the buffer size against the MRG_RXBUF choice. */
         public Config {
             if (!mergeableRxBuffers && rxBufferSize < HEADER_SIZE + MAX_FRAME) {
@@ -63,19 +65,27 @@ public final class NetDriver implements AutoCloseable {
             }
         }
 
-        /** 256 entries, no MRG_RXBUF, no EVENT_IDX, 2 KiB RX buffers, guest-physical addressing. */
+        /**
+         * 256 entries, no MRG_RXBUF, no EVENT_IDX, 2 KiB RX buffers, guest-physical addressing, IN_ORDER where
+         * offered.
+         */
         public static Config defaults() {
-            return new Config(256, false, false, 2048, DmaWindow.PHYSICAL, false);
+            return new Config(256, false, false, 2048, DmaWindow.PHYSICAL, false, true);
         }
 
         /** This config with {@code dma}. */
         public Config withDma(DmaWindow dma) {
-            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirectTx);
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirectTx, inOrder);
         }
 
         /** This config sending frames through indirect descriptors (or not). */
         public Config withIndirectTx(boolean indirect) {
-            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirect);
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirect, inOrder);
+        }
+
+        /** This config negotiating IN_ORDER where offered (or never). */
+        public Config withInOrder(boolean inOrder) {
+            return new Config(queueSize, mergeableRxBuffers, eventIdx, rxBufferSize, dma, indirectTx, inOrder);
         }
 
         /** Guest memory the driver lays out from its base address (not rounded). */
@@ -100,6 +110,7 @@ public final class NetDriver implements AutoCloseable {
     private int freeTxCount;
     private long framesSent, framesReceived, bytesSent, bytesReceived;
     private int lastNumBuffers;
+    private Features acked;
 
     private NetDriver(VhostNet device, GuestMemory memory, long baseGpa, Config config) throws VhostException {
         this.device = device;
@@ -148,8 +159,15 @@ public final class NetDriver implements AutoCloseable {
         return new NetDriver(device, memory, baseGpa, config);
     }
 
-    /** The features this driver acks: VERSION_1, plus MRG_RXBUF, EVENT_IDX, ACCESS_PLATFORM as configured. */
+    /**
+     * The features this driver acks: VERSION_1, plus MRG_RXBUF, EVENT_IDX, INDIRECT_DESC, ACCESS_PLATFORM as
+     * configured; after {@link #configure()}, also IN_ORDER where the device offered it and the config wants it.
+     */
     public Features features() {
+        return acked != null ? acked : configuredFeatures();
+    }
+
+    private Features configuredFeatures() {
         Features f = Features.of(DeviceKind.NET, VirtioFeature.VERSION_1);
         if (config.mergeableRxBuffers()) {
             f = f.with(NetFeature.MRG_RXBUF);
@@ -176,7 +194,16 @@ public final class NetDriver implements AutoCloseable {
                 && device.getBackendFeatures().has(BackendFeature.IOTLB_MSG_V2)) {
             device.setBackendFeatures(io.vhost4j.BackendFeatures.of(BackendFeature.IOTLB_MSG_V2));
         }
-        device.setFeatures(features());
+        Features f = configuredFeatures();
+        // Not with MRG_RXBUF: under IN_ORDER vhost-net reports a frame spread over several RX buffers with one used
+        // entry, without the per-buffer lengths this driver gathers by.
+        if (config.inOrder() && !config.mergeableRxBuffers() && device.getFeatures().has(VirtioFeature.IN_ORDER)) {
+            f = f.with(VirtioFeature.IN_ORDER);
+        }
+        device.setFeatures(f);
+        acked = f;
+        rx.expectInOrder(f.has(VirtioFeature.IN_ORDER));
+        tx.expectInOrder(f.has(VirtioFeature.IN_ORDER));
         device.setMemTable(memory.memoryTable());
         SplitQueue[] queues = {rx, tx};
         EventFd[] errs = {rxErr, txErr};

@@ -50,10 +50,15 @@ public final class SplitQueue implements AutoCloseable {
     private final int[] chainLength;
     private final EventFd kickFd, callFd;
     private int freeHead;
+    private int freeTail;      // IN_ORDER: free descriptors are a FIFO, so that they are taken in ring order
     private int numFree;
     private int availIdx;      // shadow of avail->idx (next slot to publish), u16 arithmetic
     private int publishedIdx;  // avail->idx as last published to the device
     private int lastUsedIdx;   // next used-ring entry to consume
+    private int completedIdx;  // chains given back so far (u16): with IN_ORDER, the avail slot of the next one
+    private boolean inOrder;   // VIRTIO_F_IN_ORDER negotiated: chains complete in the order they were made available
+    private int pendingHead = -1, pendingLength; // IN_ORDER: the used entry that ends the batch being given back
+    private long batchedChains; // IN_ORDER: chains completed by a later chain's used entry
 
     /** Bytes of guest memory a queue of {@code size} needs from {@code ringGpa} (rings only, 4 KiB aligned). */
     public static long footprint(int size) {
@@ -118,7 +123,29 @@ public final class SplitQueue implements AutoCloseable {
     public int numFree() { return numFree; }
 
     /** Chains added and not yet used by the device. */
-    public int inFlight() { return (availIdx - lastUsedIdx) & 0xffff; }
+    public int inFlight() { return (availIdx - completedIdx) & 0xffff; }
+
+    /**
+     * Whether VIRTIO_F_IN_ORDER was negotiated: the device then uses chains in the order they were made available,
+     * and may write one used entry for a batch (the last chain's id). {@link #pollUsed()} then gives back every
+     * chain of the batch in order (the earlier ones with length 0) and throws if the device breaks the order.
+     * Set it while nothing is in flight.
+     */
+    public void expectInOrder(boolean inOrder) {
+        if (inFlight() != 0) {
+            throw new IllegalStateException("IN_ORDER can only change while no chain is in flight");
+        }
+        this.inOrder = inOrder;
+        // With IN_ORDER the driver must also take descriptors in ring order (virtio 1.1, 2.7.8): from 0, wrapping.
+        for (int i = 0; i < size; i++) {
+            next[i] = (short) ((i + 1) & (size - 1));
+        }
+        freeHead = 0;
+        freeTail = size - 1;
+    }
+
+    /** Chains that the device completed without a used entry of their own (IN_ORDER batches). */
+    public long batchedChains() { return batchedChains; }
 
     /** The eventfd to give {@code VHOST_SET_VRING_KICK}. */
     public EventFd kickFd() { return kickFd; }
@@ -283,31 +310,91 @@ public final class SplitQueue implements AutoCloseable {
         kickFd.signal();
     }
 
-    /** Takes the next used chain, freeing its descriptors, or returns {@code null} if there is none. */
+    /**
+     * Takes the next used chain, freeing its descriptors, or returns {@code null} if there is none. With
+     * IN_ORDER ({@link #expectInOrder}) chains come back in the order they were made available, also where the
+     * device wrote one used entry for a batch.
+     *
+     * @throws IllegalStateException if the device returned a chain that is not in flight, or (with IN_ORDER) a
+     *         batch it did not publish whole
+     */
     public Used pollUsed() {
-        int usedIdx = Short.toUnsignedInt((short) U16.getAcquire(used, 2L));
-        if (usedIdx == lastUsedIdx) {
-            return null;
+        if (pendingHead < 0) {
+            int usedIdx = Short.toUnsignedInt((short) U16.getAcquire(used, 2L));
+            if (usedIdx == lastUsedIdx) {
+                return null;
+            }
+            long e = 4 + 8L * (lastUsedIdx & (size - 1));
+            int head = used.get(JAVA_INT, e);
+            int len = used.get(JAVA_INT, e + 4);
+            if (head < 0 || head >= size || chainLength[head] == 0) {
+                throw new IllegalStateException("device returned descriptor " + head + " which is not in flight");
+            }
+            int entries = 1;
+            if (inOrder) {
+                // One entry may stand for a batch: the chains made available up to this one, in order. The
+                // device wrote it in the batch's first slot and moved used->idx past the whole batch.
+                entries = batchLength(head);
+                if (((usedIdx - lastUsedIdx) & 0xffff) < entries) {
+                    throw new IllegalStateException("IN_ORDER broken: a used entry for " + entries + " chains, but"
+                            + " used->idx moved by " + ((usedIdx - lastUsedIdx) & 0xffff));
+                }
+            }
+            lastUsedIdx = (lastUsedIdx + entries) & 0xffff;
+            if (eventIdx) {
+                U16.setRelease(avail, 4L + 2L * size, (short) lastUsedIdx); // used_event: interrupt after this one
+            }
+            if (!inOrder) {
+                return complete(head, len);
+            }
+            pendingHead = head;
+            pendingLength = len;
         }
-        long e = 4 + 8L * (lastUsedIdx & (size - 1));
-        int head = used.get(JAVA_INT, e);
-        int len = used.get(JAVA_INT, e + 4);
-        if (head < 0 || head >= size || chainLength[head] == 0) {
-            throw new IllegalStateException("device returned descriptor " + head + " which is not in flight");
+        // IN_ORDER: the next chain in posting order is done; the entry's length is its batch's last chain's.
+        int next = availableAt(completedIdx);
+        if (next != pendingHead) {
+            batchedChains++;
+            return complete(next, 0);
         }
-        // Return the chain to the free list.
+        pendingHead = -1;
+        return complete(next, pendingLength);
+    }
+
+    private int availableAt(int idx) {
+        return Short.toUnsignedInt(avail.get(JAVA_SHORT, 4 + 2L * (idx & (size - 1))));
+    }
+
+    /** IN_ORDER: how many chains, from the next to complete, up to and including {@code head}. */
+    private int batchLength(int head) {
+        int inFlight = inFlight();
+        for (int k = 0; k < inFlight; k++) {
+            if (availableAt(completedIdx + k) == head) {
+                return k + 1;
+            }
+        }
+        throw new IllegalStateException("IN_ORDER broken: descriptor " + head + " is not among the chains in flight");
+    }
+
+    /** Returns chain {@code head} to the free list. */
+    private Used complete(int head, int len) {
         int d = head;
         for (int i = 1; i < chainLength[head]; i++) {
             d = Short.toUnsignedInt(desc.get(JAVA_SHORT, d * DESC_SIZE + 14));
         }
-        next[d] = (short) freeHead;
-        freeHead = head;
+        if (inOrder) { // back at the tail: the free descriptors stay in ring order
+            if (numFree == 0) {
+                freeHead = head;
+            } else {
+                next[freeTail] = (short) head;
+            }
+            freeTail = d;
+        } else {
+            next[d] = (short) freeHead;
+            freeHead = head;
+        }
         numFree += chainLength[head];
         chainLength[head] = 0;
-        lastUsedIdx = (lastUsedIdx + 1) & 0xffff;
-        if (eventIdx) {
-            U16.setRelease(avail, 4L + 2L * size, (short) lastUsedIdx); // used_event: interrupt after this one
-        }
+        completedIdx = (completedIdx + 1) & 0xffff;
         return new Used(head, len);
     }
 

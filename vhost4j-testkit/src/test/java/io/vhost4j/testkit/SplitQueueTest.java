@@ -72,6 +72,47 @@ class SplitQueueTest {
         }
     }
 
+    /** Writes one used entry (head, len) in the next slot and moves used->idx by {@code chains}, as vhost does. */
+    private static void writeUsed(FakeDevice dev, int head, int len, int chains) {
+        dev.used.set(JAVA_INT, 4 + 8L * (dev.usedIdx % dev.size), head);
+        dev.used.set(JAVA_INT, 4 + 8L * (dev.usedIdx % dev.size) + 4, len);
+        dev.usedIdx = (dev.usedIdx + chains) & 0xffff;
+        dev.used.set(JAVA_SHORT, 2, (short) dev.usedIdx);
+    }
+
+    @Test
+    void inOrderBatchesGiveEveryChainBackInPostingOrder() throws Exception {
+        try (GuestMemory mem = GuestMemory.allocate(0, 1 << 16);
+             SplitQueue q = new SplitQueue(mem, 0, 8, DmaWindow.PHYSICAL, false)) {
+            q.expectInOrder(true);
+            FakeDevice dev = new FakeDevice(mem, q);
+            int[] heads = new int[5];
+            for (int i = 0; i < 5; i++) {
+                heads[i] = q.add(new SplitQueue.Buffer(0x8000 + i * 64, 64, false));
+            }
+            q.kick();
+            writeUsed(dev, heads[2], 7, 3); // one entry for a batch of three
+            for (int i = 0; i < 3; i++) {
+                SplitQueue.Used u = q.pollUsed();
+                assertEquals(heads[i], u.head());
+                assertEquals(i == 2 ? 7 : 0, u.length(), "only the batch's last chain has the entry's length");
+            }
+            assertNull(q.pollUsed());
+            assertEquals(2, q.batchedChains());
+            for (int i = 0; i < 5; i++) {
+                assertEquals(i, heads[i], "with IN_ORDER descriptors are taken in ring order");
+            }
+            assertEquals(2, q.inFlight());
+            int[] more = {q.add(new SplitQueue.Buffer(0x9000, 64, false)), q.add(new SplitQueue.Buffer(0x9040, 64, false))};
+            assertEquals(5, more[0], "the freed 0..2 wait behind 3..7: still ring order");
+            assertEquals(6, more[1]);
+            writeUsed(dev, heads[4], 9, 1); // chain 4 for a batch of one: chain 3 is skipped, the order is broken
+            IllegalStateException short_ = assertThrows(IllegalStateException.class, q::pollUsed);
+            assertTrue(short_.getMessage().contains("IN_ORDER broken"), short_.getMessage());
+
+        }
+    }
+
     @Test
     void aFullQueueRefusesMoreAndFreesOnUse() throws Exception {
         try (GuestMemory mem = GuestMemory.allocate(0, 1 << 16);

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -57,6 +58,9 @@ final class ProbeCommand implements Callable<Integer> {
                     d.put("backendFeatures", "0x" + Long.toHexString(b.bits()));
                     d.put("backendFeatureNames", b.names());
                     d.put("iotlb", f.has(VirtioFeature.ACCESS_PLATFORM));
+                    d.put("forkFromOwner", dev.getForkFromOwner().map(o -> o.name().toLowerCase(Locale.ROOT))
+                            .orElse("not supported (ENOTTY)"));
+                    d.put("vringWorkers", vringWorkers(path));
                     code = code == ExitCodes.NO_DEVICE || code == ExitCodes.PERMISSION ? ExitCodes.OK : code;
                 } catch (VhostException e) {
                     d.put("opened", false);
@@ -87,6 +91,8 @@ final class ProbeCommand implements Callable<Integer> {
                     out.printf("%-20s features %s %s%n", d.get("path"), d.get("features"), d.get("featureNames"));
                     out.printf("%-20s backend  %s %s, device IOTLB %s%n", "", d.get("backendFeatures"),
                             d.get("backendFeatureNames"), (Boolean) d.get("iotlb") ? "available" : "not offered");
+                    out.printf("%-20s worker   fork from owner: %s; vring workers: %s%n", "", d.get("forkFromOwner"),
+                            d.get("vringWorkers"));
                 }
             }
             if (code == ExitCodes.NO_DEVICE) {
@@ -95,6 +101,17 @@ final class ProbeCommand implements Callable<Integer> {
             }
         }
         return code;
+    }
+
+    /** Whether the device takes VHOST_NEW_WORKER: probed on a device of its own (it needs an owner). */
+    private static String vringWorkers(String path) {
+        try (VhostDevice dev = open(path)) {
+            dev.setOwner();
+            dev.freeWorker(dev.newWorker());
+            return "supported";
+        } catch (VhostException e) {
+            return "not supported (" + e.errnoName() + ")";
+        }
     }
 
     private static VhostDevice open(String path) throws VhostException {

@@ -221,7 +221,7 @@ public final class MissBench {
     public Figure manyDevices(int devices, Progress progress) throws Exception {
         progress.say(devices + " devices on one Java manager thread");
         NetDriver.Config config = new NetDriver.Config(64, false, false, 2048,
-                DmaWindow.iova(NetLoopback.IOVA_OFFSET), false);
+                DmaWindow.iova(NetLoopback.IOVA_OFFSET), false, true);
         List<NetLoopback> loops = new ArrayList<>();
         List<ManagedDevice> mds = new ArrayList<>();
         try (IotlbManager m = IotlbManager.create(null)) {

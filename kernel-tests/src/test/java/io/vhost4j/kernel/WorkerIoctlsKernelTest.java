@@ -1,0 +1,57 @@
+package io.vhost4j.kernel;
+
+import io.vhost4j.Errno;
+import io.vhost4j.ForkOwner;
+import io.vhost4j.VhostException;
+import io.vhost4j.VhostNet;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The worker ioctls: VHOST_SET/GET_FORK_FROM_OWNER where the kernel has them, the vring worker calls. */
+@Tag("kernel")
+class WorkerIoctlsKernelTest {
+
+    @BeforeEach
+    void device() {
+        KernelDevices.requireNet();
+    }
+
+    @Test
+    void forkFromOwnerRoundTripsBeforeTheOwnerAndIsRefusedAfterOrIsAbsentAsEnotty() throws Exception {
+        try (VhostNet net = VhostNet.open()) {
+            Optional<ForkOwner> mode = net.getForkFromOwner();
+            if (mode.isEmpty()) { // this kernel lacks it: unknown to it before the owner (EPERM) and after (ENOTTY)
+                VhostException e = assertThrows(VhostException.class, () -> net.setForkFromOwner(ForkOwner.KTHREAD));
+                assertEquals(Errno.ENOTTY, e.errno(), e.getMessage());
+                net.setOwner();
+                assertEquals(Optional.empty(), net.getForkFromOwner());
+                return;
+            }
+            assertEquals(ForkOwner.TASK, mode.get(), "the default since 6.4");
+            net.setForkFromOwner(ForkOwner.KTHREAD);
+            assertEquals(Optional.of(ForkOwner.KTHREAD), net.getForkFromOwner());
+            net.setForkFromOwner(ForkOwner.TASK);
+            assertEquals(Optional.of(ForkOwner.TASK), net.getForkFromOwner());
+            net.setOwner();
+            VhostException e = assertThrows(VhostException.class, () -> net.setForkFromOwner(ForkOwner.KTHREAD));
+            assertEquals(Errno.EBUSY, e.errno(), "only before the owner: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void vhostNetAnswersTheVringWorkerCallsWithEnotty() throws Exception {
+        try (VhostNet net = VhostNet.open()) {
+            net.setOwner();
+            assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, net::newWorker).errno());
+            assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, () -> net.getVringWorker(0)).errno());
+            assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, () -> net.attachVringWorker(0, 0)).errno());
+            assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, () -> net.freeWorker(0)).errno());
+        }
+    }
+}

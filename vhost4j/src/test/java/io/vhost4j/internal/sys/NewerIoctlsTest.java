@@ -1,0 +1,27 @@
+package io.vhost4j.internal.sys;
+
+import io.vhost4j.internal.gen.VhostH;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The hand-computed request numbers use the kernel's _IOC encoding, checked against generated ones. */
+class NewerIoctlsTest {
+
+    @Test
+    void theEncodingMatchesTheGeneratedBindings() {
+        assertEquals(VhostH.VHOST_GET_FEATURES(), NewerIoctls.ioc(2, 0x00, 8));
+        assertEquals(VhostH.VHOST_SET_VRING_NUM(), NewerIoctls.ioc(1, 0x10, 8));
+        assertEquals(VhostH.VHOST_GET_VRING_BASE(), NewerIoctls.ioc(3, 0x12, 8));
+    }
+
+    @Test
+    void newerRequestsHaveTheValuesOfThe73Header() {
+        assertEquals(0x8004AF08L, NewerIoctls.VHOST_NEW_WORKER);
+        assertEquals(0x4004AF09L, NewerIoctls.VHOST_FREE_WORKER);
+        assertEquals(0x4008AF15L, NewerIoctls.VHOST_ATTACH_VRING_WORKER);
+        assertEquals(0xC008AF16L, NewerIoctls.VHOST_GET_VRING_WORKER);
+        assertEquals(0x4001AF84L, NewerIoctls.VHOST_SET_FORK_FROM_OWNER);
+        assertEquals(0x8001AF85L, NewerIoctls.VHOST_GET_FORK_FROM_OWNER);
+    }
+}
