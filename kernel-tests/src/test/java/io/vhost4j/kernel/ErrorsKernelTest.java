@@ -1,7 +1,9 @@
 package io.vhost4j.kernel;
 
+import io.vhost4j.DeviceUnavailableException;
 import io.vhost4j.Errno;
 import io.vhost4j.PermissionDeniedException;
+import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
 import io.vhost4j.VhostNet;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,5 +34,13 @@ class ErrorsKernelTest {
             net.setOwner();
             net.setVringNum(0, 256); // and with an owner it works
         }
+    }
+
+    @Test
+    void aVdpaDeviceThatIsNotThereIsDeviceUnavailableWithTheModuleHint() {
+        String path = "/dev/vhost-vdpa-97"; // no vdpa device is created by the suite
+        DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> VhostDevice.open(path));
+        assertEquals(Errno.ENOENT, e.errno());
+        assertTrue(e.hint().contains("vhost_vdpa"), e.getMessage());
     }
 }

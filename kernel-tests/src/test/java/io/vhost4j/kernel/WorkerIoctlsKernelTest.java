@@ -3,7 +3,9 @@ package io.vhost4j.kernel;
 import io.vhost4j.Errno;
 import io.vhost4j.ForkOwner;
 import io.vhost4j.VhostException;
+import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostNet;
+import io.vhost4j.VhostVsock;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -25,23 +27,36 @@ class WorkerIoctlsKernelTest {
     @Test
     void forkFromOwnerRoundTripsBeforeTheOwnerAndIsRefusedAfterOrIsAbsentAsEnotty() throws Exception {
         try (VhostNet net = VhostNet.open()) {
-            Optional<ForkOwner> mode = net.getForkFromOwner();
-            if (mode.isEmpty()) { // this kernel lacks it: unknown to it before the owner (EPERM) and after (ENOTTY)
-                VhostException e = assertThrows(VhostException.class, () -> net.setForkFromOwner(ForkOwner.KTHREAD));
-                assertEquals(Errno.ENOTTY, e.errno(), e.getMessage());
-                net.setOwner();
-                assertEquals(Optional.empty(), net.getForkFromOwner());
-                return;
-            }
-            assertEquals(ForkOwner.TASK, mode.get(), "the default since 6.4");
-            net.setForkFromOwner(ForkOwner.KTHREAD);
-            assertEquals(Optional.of(ForkOwner.KTHREAD), net.getForkFromOwner());
-            net.setForkFromOwner(ForkOwner.TASK);
-            assertEquals(Optional.of(ForkOwner.TASK), net.getForkFromOwner());
-            net.setOwner();
-            VhostException e = assertThrows(VhostException.class, () -> net.setForkFromOwner(ForkOwner.KTHREAD));
-            assertEquals(Errno.EBUSY, e.errno(), "only before the owner: " + e.getMessage());
+            forkFromOwner(net);
         }
+    }
+
+    @Test
+    void vhostVsockHasTheSameForkFromOwnerCalls() throws Exception {
+        KernelDevices.require("/dev/vhost-vsock");
+        try (VhostVsock vsock = VhostVsock.open()) {
+            forkFromOwner(vsock);
+        }
+    }
+
+    /** Round trip where the kernel has the calls, ENOTTY where it does not; the owner fixes the mode. */
+    private static void forkFromOwner(VhostDevice device) throws Exception {
+        Optional<ForkOwner> mode = device.getForkFromOwner();
+        if (mode.isEmpty()) { // this kernel lacks it: unknown to it before the owner (EPERM) and after (ENOTTY)
+            VhostException e = assertThrows(VhostException.class, () -> device.setForkFromOwner(ForkOwner.KTHREAD));
+            assertEquals(Errno.ENOTTY, e.errno(), e.getMessage());
+            device.setOwner();
+            assertEquals(Optional.empty(), device.getForkFromOwner());
+            return;
+        }
+        assertEquals(ForkOwner.TASK, mode.get(), "the default since 6.4");
+        device.setForkFromOwner(ForkOwner.KTHREAD);
+        assertEquals(Optional.of(ForkOwner.KTHREAD), device.getForkFromOwner());
+        device.setForkFromOwner(ForkOwner.TASK);
+        assertEquals(Optional.of(ForkOwner.TASK), device.getForkFromOwner());
+        device.setOwner();
+        VhostException e = assertThrows(VhostException.class, () -> device.setForkFromOwner(ForkOwner.KTHREAD));
+        assertEquals(Errno.EBUSY, e.errno(), "only before the owner: " + e.getMessage());
     }
 
     @Test
