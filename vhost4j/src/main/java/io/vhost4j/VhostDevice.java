@@ -8,6 +8,7 @@ import io.vhost4j.internal.gen.vhost_vring_state;
 import io.vhost4j.internal.access.DeviceHandles;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbChannel;
 import io.vhost4j.internal.sys.NewerIoctls;
 import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
@@ -35,10 +36,11 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     public static final int MAX_QUEUE_SIZE = 32768;
 
     static {
-        DeviceHandles.register(d -> d.fd);
+        DeviceHandles.register(d -> d.iotlb);
     }
 
     private final Fd fd;
+    private final IotlbChannel iotlb;
     private final DeviceKind kind;
     private volatile Features acked;
     private volatile long[] forkOwnerIoctls; // {get, set} as the kernel answered them, once probed
@@ -47,6 +49,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     VhostDevice(String path, DeviceKind kind) throws VhostException {
         this.kind = kind;
         this.fd = Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC());
+        this.iotlb = new IotlbChannel(fd);
     }
 
     /** Opens a vhost device of a kind this library has no class for (queue indexes checked as u16). */
@@ -254,14 +257,14 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public IotlbMessage readIotlb() throws VhostException {
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
-        long n = fd.read(m, IotlbWire.SIZE);
-        if (n == -EAGAIN()) {
+        long n = iotlb.read(m);
+        if (n == IotlbChannel.NONE) {
             return null;
         }
-        Errors.check(n, "read(IOTLB)", path());
-        if (n != IotlbWire.SIZE) {
-            throw new IllegalStateException("short IOTLB message from " + path() + ": " + n + " bytes");
+        if (n == IotlbChannel.SHORT) {
+            throw new IllegalStateException("short IOTLB message from " + path());
         }
+        Errors.check(n, "read(IOTLB)", path());
         return IotlbMessage.decode(m);
     }
 
@@ -276,10 +279,11 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         checkAsid(message.asid());
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         message.encode(m, iotlbMessagesV2());
-        long n = Errors.check(fd.write(m, IotlbWire.SIZE), "write(IOTLB " + message.type() + ")", path());
-        if (n != IotlbWire.SIZE) {
-            throw new IllegalStateException("short IOTLB write to " + path() + ": " + n + " bytes");
+        long n = iotlb.write(m);
+        if (n == IotlbChannel.SHORT) {
+            throw new IllegalStateException("short IOTLB write to " + path());
         }
+        Errors.check(n, "write(IOTLB " + message.type() + ")", path());
     }
 
     /** Refuses a non-zero address space id unless IOTLB_ASID was acked. */

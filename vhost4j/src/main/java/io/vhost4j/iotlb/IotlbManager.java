@@ -1,8 +1,6 @@
 package io.vhost4j.iotlb;
 
-import io.vhost4j.Access;
 import io.vhost4j.EventFd;
-import io.vhost4j.MemoryRegion;
 import io.vhost4j.MemoryTable;
 import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
@@ -26,11 +24,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * Serves device-IOTLB misses for many vhost devices at once, on behalf of a VMM's vIOMMU model.
  *
- * <p>An epoll loop over every registered device fd and a wakeup eventfd: for each ready device it reads
- * MISS messages until EAGAIN, asks that device's {@link Translator}, and writes an UPDATE with the
- * translator's permission (never the MISS's), clipped to the guest memory registered with the device. A miss it
- * cannot answer is an {@link IotlbFault}: counted, given to the fault listener, never fatal to the loop or
- * to other devices. Duplicate misses (the kernel does not de-duplicate) are simply answered again.
+ * <p>The manager keeps the epoll loop, the registrations and the dispatch; each {@link ManagedDevice} serves its
+ * own misses: it reads MISS messages until none is left, asks its {@link Translator}, and writes an UPDATE with
+ * the translator's permission (never the MISS's), clipped to the guest memory registered with the device. A miss
+ * it cannot answer is an {@link IotlbFault}: counted, given to the fault listener, never fatal to the loop or to
+ * other devices. Duplicate misses (the kernel does not de-duplicate) are simply answered again.
  *
  * <p>Run it on its own thread ({@link #start()}) or from the VMM's own event loop: poll {@link #fd()} and
  * call {@link #processReady(int)}. Devices may be registered and unregistered, or closed, while it runs;
@@ -101,16 +99,18 @@ public final class IotlbManager implements AutoCloseable {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }
         long token = nextToken.getAndIncrement();
-        ManagedDevice md = new ManagedDevice(this, device, guestMemory.regions(), translator, token);
+        ManagedDevice md = new ManagedDevice(this, device, DeviceHandles.iotlb(device), guestMemory.regions(),
+                translator, listener, token);
         devices.put(token, md);
-        int f = md.handle.acquire();
+        Fd f = md.channel.fd();
+        int n = f.acquire();
         try {
-            addToEpoll(epoll.number(), f, token, device.path());
+            addToEpoll(epoll.number(), n, token, device.path());
         } catch (VhostException | RuntimeException e) {
             devices.remove(token);
             throw e;
         } finally {
-            md.handle.release();
+            f.release();
         }
         return md;
     }
@@ -134,11 +134,12 @@ public final class IotlbManager implements AutoCloseable {
             devices.remove(md.token);
             if (!epoll.isClosed()) {
                 try {
-                    int f = md.handle.acquire();
+                    Fd f = md.channel.fd();
+                    int n = f.acquire();
                     try {
-                        Sys.epollCtl(epoll.number(), EPOLL_CTL_DEL(), f, MemorySegment.NULL);
+                        Sys.epollCtl(epoll.number(), EPOLL_CTL_DEL(), n, MemorySegment.NULL);
                     } finally {
-                        md.handle.release();
+                        f.release();
                     }
                 } catch (IllegalStateException closedMeanwhile) {
                     // the device was closed: the kernel drops the registration with the file
@@ -206,7 +207,7 @@ public final class IotlbManager implements AutoCloseable {
                 }
                 ManagedDevice md = devices.get(token);
                 if (md != null) {
-                    misses += serve(md);
+                    misses += md.drain(readBuf, writeBuf);
                 }
             }
             if (n == 0) {
@@ -230,151 +231,6 @@ public final class IotlbManager implements AutoCloseable {
             if (md.device.isClosed()) {
                 unregister(md);
             }
-        }
-    }
-
-    /**
-     * Reads and answers every queued miss of one device; returns how many were read. The device's monitor
-     * is held only around its counters and view, never across a syscall, so that a VMM thread calling
-     * {@link ManagedDevice#invalidate} is never held up by a drain.
-     */
-    private int serve(ManagedDevice md) {
-        int fd;
-        synchronized (md) {
-            if (md.removed) {
-                return 0;
-            }
-            try {
-                fd = md.handle.acquire(); // the number stays this device's until released, even if it is closed
-            } catch (IllegalStateException closed) {
-                unregister(md);
-                return 0;
-            }
-            md.servingThread = Thread.currentThread();
-        }
-        int misses = 0;
-        try {
-            while (true) {
-                long n = Sys.read(fd, readBuf, IotlbWire.SIZE);
-                if (n == -EAGAIN() || n == 0) {
-                    return misses;
-                }
-                if (n < 0) {
-                    fault(md, false, 0, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "read: " + Errors.name((int) -n));
-                    return misses;
-                }
-                long received = System.nanoTime();
-                if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
-                    synchronized (md) {
-                        md.unexpected++;
-                    }
-                    continue;
-                }
-                misses++;
-                long iova = IotlbWire.iova(readBuf);
-                int perm = IotlbWire.perm(readBuf);
-                if (perm < 1 || perm > 3) {
-                    fault(md, true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
-                    continue;
-                }
-                if (map(md, fd, iova, Access.of(perm), md.translation, true) != 0) {
-                    md.latency.record(System.nanoTime() - received);
-                }
-            }
-        } finally {
-            md.handle.release();
-            synchronized (md) {
-                md.servingThread = null;
-                md.notifyAll();
-            }
-        }
-    }
-
-    /**
-     * Translates {@code iova} into {@code t} (the caller's) and writes the UPDATE. For a {@code miss}, the miss is
-     * counted together with its outcome (the update, or the fault), so a {@link DeviceStats} snapshot never
-     * shows a miss without it.
-     *
-     * @return the number of bytes mapped from {@code iova} on (0 after a fault)
-     */
-    long map(ManagedDevice md, int fd, long iova, Access access, Translation t, boolean miss) {
-        t.clear();
-        boolean found;
-        try {
-            found = md.translator.translate(iova, access, t);
-        } catch (Throwable e) {
-            fault(md, miss, iova, access, IotlbFault.Reason.TRANSLATOR_ERROR, e.toString());
-            return 0;
-        }
-        if (!found) {
-            fault(md, miss, iova, access, IotlbFault.Reason.NO_MAPPING, "the translator has no mapping");
-            return 0;
-        }
-        long tFirst = t.iova(), tSize = t.size();
-        if (tSize <= 0 || Long.compareUnsigned(tFirst + (tSize - 1), tFirst) < 0
-                || Long.compareUnsigned(iova - tFirst, tSize) >= 0 || t.perm() == null) {
-            fault(md, miss, iova, access, IotlbFault.Reason.BAD_TRANSLATION, t.toString());
-            return 0;
-        }
-        if (!t.perm().allows(access)) {
-            fault(md, miss, iova, access, IotlbFault.Reason.PERMISSION_DENIED, "vIOMMU grants " + t.perm());
-            return 0;
-        }
-        long gpa = t.guestPhysAddr() + (iova - tFirst);
-        MemoryRegion region = null;
-        for (MemoryRegion r : md.guestMemory) { // an array: no iterator
-            if (Long.compareUnsigned(gpa - r.guestPhysAddr(), r.size()) < 0) {
-                region = r;
-                break;
-            }
-        }
-        if (region == null) {
-            fault(md, miss, iova, access, IotlbFault.Reason.OUTSIDE_GUEST_MEMORY, "gpa 0x" + Long.toHexString(gpa));
-            return 0;
-        }
-        // Clip the translated range to the region holding the missed address.
-        long below = Math.min(iova - tFirst, gpa - region.guestPhysAddr());
-        long above = Math.min(tFirst + (tSize - 1) - iova, region.lastGuestPhysAddr() - gpa);
-        long first = iova - below;
-        long size = below + above + 1;
-        long uaddr = region.userAddr() + (gpa - region.guestPhysAddr()) - below;
-        MemorySegment out = writeBuf();
-        IotlbWire.put(out, md.device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), first, size, uaddr, t.perm().code());
-        long rc = Sys.write(fd, out, IotlbWire.SIZE);
-        if (rc < 0) {
-            fault(md, miss, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + Errors.name((int) -rc));
-            return 0;
-        }
-        synchronized (md) {
-            if (miss) {
-                md.misses++;
-                if (md.view.covers(iova, access)) {
-                    md.duplicates++;
-                }
-            }
-            md.updates++;
-            md.view.add(first, first + (size - 1), t.perm());
-        }
-        return above + 1;
-    }
-
-    private MemorySegment writeBuf() {
-        // The loop thread owns writeBuf; other threads (prefault) use their own scratch buffer.
-        return Thread.holdsLock(loopLock) ? writeBuf : Sys.scratch().asSlice(0, IotlbWire.SIZE);
-    }
-
-    private void fault(ManagedDevice md, boolean miss, long iova, Access access, IotlbFault.Reason reason,
-                       String detail) {
-        synchronized (md) {
-            if (miss) {
-                md.misses++;
-            }
-            md.faults++;
-        }
-        try {
-            listener.onFault(md, new IotlbFault(iova, access, reason, detail));
-        } catch (RuntimeException ignored) {
-            // a listener's bug must not stop the loop
         }
     }
 

@@ -5,36 +5,45 @@ import io.vhost4j.IotlbMessage;
 import io.vhost4j.MemoryRegion;
 import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
-import io.vhost4j.internal.access.DeviceHandles;
-import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbChannel;
+import io.vhost4j.internal.sys.IotlbWire;
+import io.vhost4j.internal.sys.Sys;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MISS;
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
+
 /**
- * A device registered with an {@link IotlbManager}: its translator, statistics and mapping view, and the
- * calls a VMM makes for it (prefault before starting queues, invalidate when the guest invalidates).
+ * A device registered with an {@link IotlbManager}: it serves its own misses (read through its IOTLB channel,
+ * resolved by {@link MissResolver}, answered on the channel), keeps its statistics and mapping view, and takes
+ * the calls a VMM makes for it (prefault before starting queues, invalidate when the guest invalidates).
  */
 public final class ManagedDevice {
     final IotlbManager manager;
     final VhostDevice device;
-    final Fd handle;
-    final Translator translator;
-    final MemoryRegion[] guestMemory;
+    final IotlbChannel channel;
     final long token;
-    final Translation translation = new Translation();
-    final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
-    final LatencyHistogram latency = new LatencyHistogram();
-    boolean removed;
-    Thread servingThread; // the loop thread while it drains this device's misses
-    long misses, duplicates, updates, invalidations, faults, unexpected;
+    private final Translator translator;
+    private final MemoryRegion[] guestMemory;
+    private final IotlbFaultListener listener;
+    private final Translation translation = new Translation(); // the loop's; prefault makes its own
+    private final MissResolver.Resolution resolution = new MissResolver.Resolution(); // likewise
+    private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
+    private final LatencyHistogram latency = new LatencyHistogram();
+    private long misses, duplicates, updates, invalidations, faults, unexpected; // guarded by this
+    boolean removed;     // guarded by this
+    Thread servingThread; // guarded by this: the loop thread while it drains this device's misses
 
-    ManagedDevice(IotlbManager manager, VhostDevice device, List<MemoryRegion> guestMemory, Translator translator,
-                  long token) {
+    ManagedDevice(IotlbManager manager, VhostDevice device, IotlbChannel channel, List<MemoryRegion> guestMemory,
+                  Translator translator, IotlbFaultListener listener, long token) {
         this.manager = manager;
         this.device = device;
-        this.handle = DeviceHandles.of(device);
+        this.channel = channel;
         this.guestMemory = guestMemory.toArray(MemoryRegion[]::new);
         this.translator = translator;
+        this.listener = listener;
         this.token = token;
     }
 
@@ -42,6 +51,112 @@ public final class ManagedDevice {
     public VhostDevice device() {
         return device;
     }
+
+    // ---- serving (the manager's loop thread) ---------------------------------------------------------
+
+    /**
+     * Reads and answers every queued miss; returns how many were read. The monitor is held only around the
+     * counters and the view, never across a syscall, so that a VMM thread calling {@link #invalidate} is never
+     * held up by a drain.
+     */
+    int drain(MemorySegment readBuf, MemorySegment writeBuf) {
+        synchronized (this) {
+            if (removed) {
+                return 0;
+            }
+            if (device.isClosed()) {
+                manager.unregister(this);
+                return 0;
+            }
+            servingThread = Thread.currentThread();
+        }
+        int read = 0;
+        try {
+            while (true) {
+                long n = channel.read(readBuf);
+                if (n == IotlbChannel.NONE) {
+                    return read;
+                }
+                if (n < 0) {
+                    fault(false, 0, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "read: " + IotlbChannel.describe(n));
+                    return read;
+                }
+                long received = System.nanoTime();
+                if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
+                    synchronized (this) {
+                        unexpected++;
+                    }
+                    continue;
+                }
+                read++;
+                long iova = IotlbWire.iova(readBuf);
+                int perm = IotlbWire.perm(readBuf);
+                if (perm < 1 || perm > 3) {
+                    fault(true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
+                    continue;
+                }
+                if (map(iova, Access.of(perm), translation, resolution, writeBuf, true) != 0) {
+                    latency.record(System.nanoTime() - received);
+                }
+            }
+        } catch (IllegalStateException closed) { // the device was closed during the drain
+            manager.unregister(this);
+            return read;
+        } finally {
+            synchronized (this) {
+                servingThread = null;
+                notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Resolves {@code iova} and writes the UPDATE; for a {@code miss}, counts the miss together with its outcome
+     * (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it.
+     *
+     * @return the bytes mapped from {@code iova} on (0 after a fault)
+     */
+    private long map(long iova, Access access, Translation t, MissResolver.Resolution r, MemorySegment buf,
+                     boolean miss) {
+        if (!MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
+            fault(miss, iova, access, r.fault, r.detail);
+            return 0;
+        }
+        IotlbWire.put(buf, device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), r.first, r.size, r.userAddr,
+                r.perm.code());
+        long rc = channel.write(buf);
+        if (rc < 0) {
+            fault(miss, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + IotlbChannel.describe(rc));
+            return 0;
+        }
+        synchronized (this) {
+            if (miss) {
+                misses++;
+                if (view.covers(iova, access)) {
+                    duplicates++;
+                }
+            }
+            updates++;
+            view.add(r.first, r.first + (r.size - 1), r.perm);
+        }
+        return r.fromMissed;
+    }
+
+    private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
+        synchronized (this) {
+            if (miss) {
+                misses++;
+            }
+            faults++;
+        }
+        try {
+            listener.onFault(this, new IotlbFault(iova, access, reason, detail));
+        } catch (RuntimeException ignored) {
+            // a listener's bug must not stop the loop
+        }
+    }
+
+    // ---- the VMM's calls -----------------------------------------------------------------------------
 
     /**
      * Maps {@code [iova, iova+size)} now, through the translator, as the kernel's misses would; for the used
@@ -52,22 +167,19 @@ public final class ManagedDevice {
     public boolean prefault(long iova, long size, Access access) {
         IotlbMessage.checkRange(iova, size);
         Translation t = new Translation(); // not the loop's: prefault may run beside it
+        MissResolver.Resolution r = new MissResolver.Resolution();
+        MemorySegment buf = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         long last = iova + (size - 1);
         long cur = iova;
-        int fd = handle.acquire();
-        try {
-            while (true) {
-                long mapped = manager.map(this, fd, cur, access, t, false);
-                if (mapped == 0) {
-                    return false;
-                }
-                if (Long.compareUnsigned(cur + (mapped - 1), last) >= 0 || cur + mapped == 0) {
-                    return true;
-                }
-                cur += mapped;
+        while (true) {
+            long mapped = map(cur, access, t, r, buf, false);
+            if (mapped == 0) {
+                return false;
             }
-        } finally {
-            handle.release();
+            if (Long.compareUnsigned(cur + (mapped - 1), last) >= 0 || cur + mapped == 0) {
+                return true;
+            }
+            cur += mapped;
         }
     }
 
@@ -96,7 +208,7 @@ public final class ManagedDevice {
         return !removed;
     }
 
-    /** The counters now. */
+    /** The counters now, as one consistent snapshot. */
     public synchronized DeviceStats stats() {
         return new DeviceStats(misses, duplicates, updates, invalidations, faults, view.size(), latency.snapshot());
     }

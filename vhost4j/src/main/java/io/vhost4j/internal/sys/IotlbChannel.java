@@ -1,0 +1,61 @@
+package io.vhost4j.internal.sys;
+
+import java.lang.foreign.MemorySegment;
+
+import static io.vhost4j.internal.gen.VhostH.EAGAIN;
+
+/**
+ * The device-IOTLB transport of one vhost device: the only reader and writer of IOTLB messages on its
+ * descriptor (QEMU keeps this in {@code vhost-backend.c}, apart from the policy). Every call moves one whole
+ * message of {@link IotlbWire#SIZE} bytes (v1 or v2 layout, the caller's choice) or reports why not: nothing,
+ * an errno, or a short transfer, which the kernel should never do and which is never taken for a message.
+ * Each call holds the descriptor ({@link Fd#acquire()}), so a concurrent close cannot redirect it.
+ */
+public final class IotlbChannel {
+    /** {@link #read}: no message was queued (EAGAIN). */
+    public static final long NONE = 0;
+    /** {@link #read} or {@link #write}: fewer bytes than one message moved. */
+    public static final long SHORT = Long.MIN_VALUE;
+
+    private final Fd fd;
+
+    /** The channel over {@code fd}, a vhost device's descriptor. */
+    public IotlbChannel(Fd fd) {
+        this.fd = fd;
+    }
+
+    /**
+     * Reads one queued message into {@code buf} without blocking.
+     *
+     * @return {@link IotlbWire#SIZE}, {@link #NONE}, {@link #SHORT}, or {@code -errno}
+     * @throws IllegalStateException if the device was closed
+     */
+    public long read(MemorySegment buf) {
+        long n = fd.read(buf, IotlbWire.SIZE);
+        if (n == -EAGAIN()) {
+            return NONE;
+        }
+        return n >= 0 && n != IotlbWire.SIZE ? SHORT : n;
+    }
+
+    /**
+     * Writes the message in {@code msg}.
+     *
+     * @return {@link IotlbWire#SIZE}, {@link #SHORT}, or {@code -errno}
+     * @throws IllegalStateException if the device was closed
+     */
+    public long write(MemorySegment msg) {
+        long n = fd.write(msg, IotlbWire.SIZE);
+        return n >= 0 && n != IotlbWire.SIZE ? SHORT : n;
+    }
+
+    /** The descriptor, for readiness (epoll) only: bracket its use with {@link Fd#acquire()}/{@link Fd#release()}. */
+    public Fd fd() {
+        return fd;
+    }
+
+    /** What a result other than a whole message means, for faults and errors: "short" or the errno's name. */
+    public static String describe(long rc) {
+        return rc == SHORT ? "short transfer" : rc == NONE ? "nothing queued" : Errors.name((int) -rc);
+    }
+}
