@@ -1,5 +1,11 @@
 package io.vhost4j.kernel;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import io.vhost4j.testkit.DmaWindow;
+import io.vhost4j.testkit.OffsetTranslator;
+import io.vhost4j.iotlb.IotlbManager;
+import io.vhost4j.iotlb.ManagedDevice;
+import io.vhost4j.iotlb.IotlbFaultListener;
 import io.vhost4j.Errno;
 import io.vhost4j.Access;
 import io.vhost4j.AddressKind;
@@ -411,10 +417,7 @@ class IotlbKernelTest {
     @Test
     void afterAFaultTheMappingAndAForcedKickResumeTheStalledQueue() throws Exception {
         try (IotlbRig r = IotlbRig.started(PAGE)) {
-            DmaRange tx = r.loop.driver().txBuffers();
-            r.translator.override(tx.deviceAddress(), tx.size(), null); // the vIOMMU lost the TX buffers
-            assertTrue(r.loop.driver().transmit(r.loop.frame(0), WAIT));
-            assertTrue(r.loop.tapSilent(Duration.ofSeconds(2)), "the device stalls on the unanswered miss");
+            DmaRange tx = stallTxOnAFault(r);
             assertTrue(r.faults.stream().anyMatch(f -> f.reason() == IotlbFault.Reason.NO_MAPPING), r.faults.toString());
             r.translator.clearOverrides(); // the guest mapped it again
             // 6.1 and 6.12 miss again on a kick alone; 7.3 waits for an UPDATE covering the miss it handed out.
@@ -448,5 +451,62 @@ class IotlbKernelTest {
             assertTrue(broken.isEmpty(), broken.toString());
             assertTrue(r.md.stats().misses() > 0);
         }
+    }
+
+    @Test
+    void retryFaultsResumesTheStalledQueueOnceTheVIommuHasTheMappingWithoutAKick() throws Exception {
+        try (IotlbRig r = IotlbRig.started(PAGE)) {
+            stallTxOnAFault(r);
+            assertTrue(r.md.unansweredFaults() >= 1, r.faults.toString());
+            assertEquals(0, r.md.retryFaults(), "still unmapped: nothing to answer");
+            r.translator.clearOverrides(); // the guest mapped it again
+            assertTrue(r.md.retryFaults() >= 1);
+            assertEquals(0, r.md.unansweredFaults());
+            r.loop.expectOnTap(0, WAIT); // the UPDATE woke the queue: no kick
+            r.loop.txRun(1, 50, BATCH, WAIT);
+        }
+    }
+
+    @Test
+    void aLoopThreadThatDiesIsAnEventTheVmmHears() throws Exception {
+        java.util.concurrent.CompletableFuture<Throwable> heard = new java.util.concurrent.CompletableFuture<>();
+        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults().withDma(DmaWindow.iova(IotlbRig.OFFSET)),
+                "vt%d");
+             IotlbManager manager = IotlbManager.create(new IotlbFaultListener() {
+                 @Override
+                 public void onFault(ManagedDevice device, IotlbFault fault) {
+                     throw new InternalError("a listener's bug"); // an Error is not swallowed like an exception
+                 }
+
+                 @Override
+                 public void onLoopFailure(Throwable cause) {
+                     heard.complete(cause);
+                 }
+             })) {
+            OffsetTranslator viommu = loop.offsetTranslator(PAGE);
+            loop.startWithIotlb(manager, viommu);
+            manager.start();
+            assertTrue(manager.isLoopAlive());
+            DmaRange tx = loop.driver().txBuffers();
+            viommu.override(tx.deviceAddress(), tx.size(), null);
+            assertTrue(loop.driver().transmit(loop.frame(0), WAIT)); // a miss, a fault, the listener throws
+            Throwable cause = heard.get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(cause instanceof InternalError, String.valueOf(cause));
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (manager.isLoopAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertFalse(manager.isLoopAlive());
+            assertEquals(cause, manager.loopFailure());
+        }
+    }
+
+    /** The vIOMMU loses the TX buffers; frame 0 is sent and the device stalls on the miss it cannot have. */
+    private static DmaRange stallTxOnAFault(IotlbRig r) throws Exception {
+        DmaRange tx = r.loop.driver().txBuffers();
+        r.translator.override(tx.deviceAddress(), tx.size(), null);
+        assertTrue(r.loop.driver().transmit(r.loop.frame(0), WAIT));
+        assertTrue(r.loop.tapSilent(Duration.ofSeconds(2)), "the device stalls on the unanswered miss");
+        return tx;
     }
 }

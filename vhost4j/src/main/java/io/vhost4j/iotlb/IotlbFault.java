@@ -3,8 +3,14 @@ package io.vhost4j.iotlb;
 import io.vhost4j.Access;
 
 /**
- * A miss the manager could not answer: the equivalent of a DMA fault. The device's queue stays stalled
- * (or signals its error eventfd) until the VMM maps the address and the kernel misses again.
+ * A miss the manager could not answer: the equivalent of a DMA fault.
+ *
+ * <p><b>Recovery.</b> The queue that missed stalls, and its used ring may say NO_NOTIFY, so the guest's driver
+ * does not kick it again. The kernel keeps the miss it handed out pending, and an UPDATE that covers it wakes
+ * the queue. So once the vIOMMU has the mapping: call {@link ManagedDevice#retryFaults()} (it translates the
+ * refused misses again and writes their UPDATEs), or map the range with {@link ManagedDevice#prefault}; the
+ * queue resumes without a kick. (On 6.1 and 6.12 a kick alone also makes the device miss again; on 7.3 it does
+ * not, so a kick is not a recovery.)
  *
  * @param iova   the address the device missed
  * @param access the access the kernel asked for

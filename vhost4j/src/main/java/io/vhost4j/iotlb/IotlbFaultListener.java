@@ -1,8 +1,18 @@
 package io.vhost4j.iotlb;
 
-/** Receives the misses the manager could not answer (DMA faults). Called on the manager's thread. */
+/**
+ * Receives the misses the manager could not answer (DMA faults), on the thread that served them, and the end
+ * of the manager's own loop thread if it ever dies.
+ */
 @FunctionalInterface
 public interface IotlbFaultListener {
-    /** {@code device} missed {@code fault.iova()} and it was not answered. */
+    /** {@code device} missed {@code fault.iova()} and it was not answered (see {@link IotlbFault} for recovery). */
     void onFault(ManagedDevice device, IotlbFault fault);
+
+    /**
+     * The loop thread started by {@link IotlbManager#start()} died of {@code cause}: no miss is served any more
+     * ({@link IotlbManager#isLoopAlive()} is false). Called on that thread, just before it ends.
+     */
+    default void onLoopFailure(Throwable cause) {
+    }
 }

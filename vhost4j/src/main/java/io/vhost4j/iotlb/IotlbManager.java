@@ -52,6 +52,7 @@ public final class IotlbManager implements AutoCloseable {
     private final AtomicLong nextToken = new AtomicLong(1);
     private final Object loopLock = new Object();
     private volatile boolean closing;
+    private volatile Throwable loopFailure;
     private Thread thread;
 
     private IotlbManager(IotlbFaultListener listener) throws VhostException {
@@ -174,16 +175,38 @@ public final class IotlbManager implements AutoCloseable {
             throw new IllegalStateException("already started");
         }
         thread = Thread.ofPlatform().name("vhost4j-iotlb").daemon(true).start(() -> {
-            while (!closing) {
-                try {
-                    processReady(1000);
-                } catch (RuntimeException e) {
-                    if (!closing) {
-                        throw e;
+            try {
+                while (!closing) {
+                    try {
+                        processReady(1000);
+                    } catch (RuntimeException e) {
+                        if (!closing) {
+                            throw e;
+                        }
                     }
+                }
+            } catch (Throwable e) {
+                loopFailure = e;
+                try {
+                    listener.onLoopFailure(e);
+                } catch (RuntimeException ignored) {
+                    // the thread ends either way
                 }
             }
         });
+    }
+
+    /**
+     * Whether the loop thread of {@link #start()} runs: false before {@code start}, after {@link #close()}, and
+     * when it died ({@link IotlbFaultListener#onLoopFailure} was told why; {@link #loopFailure()} keeps it).
+     */
+    public synchronized boolean isLoopAlive() {
+        return thread != null && thread.isAlive() && !closing;
+    }
+
+    /** What killed the loop thread, or {@code null}. */
+    public Throwable loopFailure() {
+        return loopFailure;
     }
 
     /**

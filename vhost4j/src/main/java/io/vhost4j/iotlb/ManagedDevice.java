@@ -33,6 +33,11 @@ public final class ManagedDevice {
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
     private final LatencyHistogram latency = new LatencyHistogram();
     private long misses, duplicates, updates, invalidations, faults, unexpected; // guarded by this
+    /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
+    private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by this
+    private int unansweredCount; // guarded by this
+    /** How many refused misses a device remembers for {@link #retryFaults()}; older ones are dropped. */
+    public static final int MAX_UNANSWERED = 256;
     boolean removed;     // guarded by this
     Thread servingThread; // guarded by this: the loop thread while it drains this device's misses
 
@@ -146,6 +151,7 @@ public final class ManagedDevice {
         synchronized (this) {
             if (miss) {
                 misses++;
+                remember(iova, access);
             }
             faults++;
         }
@@ -156,7 +162,63 @@ public final class ManagedDevice {
         }
     }
 
+    /** Keeps a refused miss for {@link #retryFaults()} (once per IOVA and access; the oldest goes when full). */
+    private void remember(long iova, Access access) {
+        for (int i = 0; i < unansweredCount; i++) {
+            if (unanswered[2 * i] == iova && unanswered[2 * i + 1] == access.code()) {
+                return;
+            }
+        }
+        if (unansweredCount == MAX_UNANSWERED) {
+            System.arraycopy(unanswered, 2, unanswered, 0, unanswered.length - 2);
+            unansweredCount--;
+        }
+        unanswered[2 * unansweredCount] = iova;
+        unanswered[2 * unansweredCount + 1] = access.code();
+        unansweredCount++;
+    }
+
     // ---- the VMM's calls -----------------------------------------------------------------------------
+
+    /**
+     * Answers again the misses that were refused as faults (the last {@value #MAX_UNANSWERED}): each is
+     * translated anew, and the UPDATE of each that now resolves is written. The kernel keeps a miss it handed out
+     * pending until an UPDATE covers it, and that UPDATE wakes the queue that stalled on it: call this after the
+     * vIOMMU gained the mappings, and the stalled queues resume without a kick. A miss that still does not resolve
+     * is reported as a fault again and kept.
+     *
+     * @return how many refused misses were answered now
+     */
+    public int retryFaults() {
+        long[] pending;
+        int count;
+        synchronized (this) {
+            count = unansweredCount;
+            pending = java.util.Arrays.copyOf(unanswered, 2 * count);
+            unansweredCount = 0;
+        }
+        Translation t = new Translation(); // not the loop's: this runs on the caller's thread
+        MissResolver.Resolution r = new MissResolver.Resolution();
+        MemorySegment buf = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        int answered = 0;
+        for (int i = 0; i < count; i++) {
+            long iova = pending[2 * i];
+            Access access = Access.of((int) pending[2 * i + 1]);
+            if (map(iova, access, t, r, buf, false) != 0) {
+                answered++;
+            } else {
+                synchronized (this) {
+                    remember(iova, access);
+                }
+            }
+        }
+        return answered;
+    }
+
+    /** The refused misses {@link #retryFaults()} would answer again. */
+    public synchronized int unansweredFaults() {
+        return unansweredCount;
+    }
 
     /**
      * Maps {@code [iova, iova+size)} now, through the translator, as the kernel's misses would; for the used
