@@ -75,11 +75,6 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         return fd.number();
     }
 
-    /** The owned descriptor, for calls of this library's other classes. */
-    final Fd handle() {
-        return fd;
-    }
-
     /** Whether {@link #close()} was called. */
     public boolean isClosed() {
         return fd.isClosed();
@@ -141,16 +136,23 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         return vhost_vring_state.num(s);
     }
 
-    /**
-     * A {@code vhost_vring_file} ioctl passing {@code file} ({@code null}: unbind). The file is held for the
-     * call, so a concurrent close of it cannot hand the kernel a number that meanwhile belongs to another file.
-     */
+    /** A {@code vhost_vring_file} ioctl on queue {@code index} passing {@code file} ({@code null}: unbind). */
     final void vringFile(String op, long request, int index, Fd file) throws VhostException {
         checkIndex(index);
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         vhost_vring_file.index(s, index);
-        vhost_vring_file.fd(s, file == null ? VHOST_FILE_UNBIND() : file.acquire());
+        ioctlPassing(l, op, request, s, vhost_vring_file.fd$offset(), file);
+    }
+
+    /**
+     * An ioctl whose argument {@code s} carries another file's descriptor at {@code fdOffset} ({@code null}:
+     * {@code VHOST_FILE_UNBIND}). The file is held for the call, so a concurrent close of it cannot hand the
+     * kernel a number that meanwhile belongs to another file.
+     */
+    private void ioctlPassing(Sys.Local l, String op, long request, MemorySegment s, long fdOffset, Fd file)
+            throws VhostException {
+        s.set(JAVA_INT, fdOffset, file == null ? VHOST_FILE_UNBIND() : file.acquire());
         try {
             ioctl(l, op, request, s);
         } finally {
@@ -412,15 +414,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     public void setLogFd(EventFd eventFd) throws VhostException {
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
-        Fd file = handleOf(eventFd);
-        s.set(JAVA_INT, 0, file == null ? VHOST_FILE_UNBIND() : file.acquire());
-        try {
-            ioctl(l, "VHOST_SET_LOG_FD", VHOST_SET_LOG_FD(), s);
-        } finally {
-            if (file != null) {
-                file.release();
-            }
-        }
+        ioctlPassing(l, "VHOST_SET_LOG_FD", VHOST_SET_LOG_FD(), s, 0, handleOf(eventFd));
     }
 
     // ---- virtqueues --------------------------------------------------------------------------------
