@@ -99,28 +99,26 @@ public final class DataPathBench {
                 (THREADS.getCurrentThreadCpuTime() - c0) / (double) frames);
     }
 
+    /** The three figures of one direction: frames/s, and the driver thread's CPU and user time per frame. */
+    private static void report(List<Figure> figures, String direction, int size, String cpuMeaning, Throughput t) {
+        String k = "datapath." + direction.toLowerCase(java.util.Locale.ROOT) + size;
+        String label = direction + " " + size + " B";
+        figures.add(Figure.javaOnly(k + ".frames_per_s", label + ", IOTLB off", t.framesPerSecond(), "frames/s",
+                String.format("%.1f MB/s", t.framesPerSecond() * size / 1e6)));
+        figures.add(Figure.javaOnly(k + ".cpu_ns_per_frame", label + ": driver thread CPU per frame " + cpuMeaning,
+                t.cpuNanosPerFrame(), "ns/frame", null));
+        figures.add(Figure.javaOnly(k + ".user_ns_per_frame", label + ": of which user (Java side; tick-sampled)",
+                t.userNanosPerFrame(), "ns/frame", null));
+    }
+
     /** TX and RX at 64 and 1500 bytes with the IOTLB off, then TX 1500 with the IOTLB on (warm) against off. */
     public List<Figure> run(Progress progress) throws Exception {
         List<Figure> figures = new ArrayList<>();
         for (int size : new int[] {64, 1500}) {
             progress.say("data path, " + size + "-byte frames, IOTLB off");
             try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vhb%d").start()) {
-                Throughput t = tx(loop, size);
-                String k = "datapath.tx" + size;
-                figures.add(Figure.javaOnly(k + ".frames_per_s", "TX " + size + " B, IOTLB off", t.framesPerSecond(),
-                        "frames/s", String.format("%.1f MB/s", t.framesPerSecond() * size / 1e6)));
-                figures.add(Figure.javaOnly(k + ".cpu_ns_per_frame", "TX " + size
-                        + " B: driver thread CPU per frame (user + kernel)", t.cpuNanosPerFrame(), "ns/frame", null));
-                figures.add(Figure.javaOnly(k + ".user_ns_per_frame", "TX " + size
-                        + " B: of which user (Java side; tick-sampled)", t.userNanosPerFrame(), "ns/frame", null));
-                Throughput r = rx(loop, size);
-                k = "datapath.rx" + size;
-                figures.add(Figure.javaOnly(k + ".frames_per_s", "RX " + size + " B, IOTLB off", r.framesPerSecond(),
-                        "frames/s", String.format("%.1f MB/s", r.framesPerSecond() * size / 1e6)));
-                figures.add(Figure.javaOnly(k + ".cpu_ns_per_frame", "RX " + size
-                        + " B: driver thread CPU per frame (incl. sending)", r.cpuNanosPerFrame(), "ns/frame", null));
-                figures.add(Figure.javaOnly(k + ".user_ns_per_frame", "RX " + size
-                        + " B: of which user (Java side; tick-sampled)", r.userNanosPerFrame(), "ns/frame", null));
+                report(figures, "TX", size, "(user + kernel)", tx(loop, size));
+                report(figures, "RX", size, "(incl. sending)", rx(loop, size));
             }
         }
         progress.say("TX 1500 B with the IOTLB on (one warm mapping) against off, same run");
