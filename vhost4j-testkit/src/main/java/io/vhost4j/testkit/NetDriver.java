@@ -107,6 +107,9 @@ public final class NetDriver implements AutoCloseable {
     private final long rxBufGpa, txBufGpa;
     private final int[] txSlotOfHead, rxSlotOfHead;
     private final int[] freeTxSlots;
+    private final long[] txIovaOfHead, rxIovaOfHead; // with a mapper: each chain's mapped address
+    private final int[] txLengthOfHead;
+    private DmaMapper mapper;
     private int freeTxCount;
     private long framesSent, framesReceived, bytesSent, bytesReceived;
     private int lastNumBuffers;
@@ -134,6 +137,9 @@ public final class NetDriver implements AutoCloseable {
         txSlotOfHead = new int[n];
         rxSlotOfHead = new int[n];
         freeTxSlots = new int[n];
+        txIovaOfHead = new long[n];
+        rxIovaOfHead = new long[n];
+        txLengthOfHead = new int[n];
         for (int i = 0; i < n; i++) {
             freeTxSlots[i] = n - 1 - i;
         }
@@ -185,6 +191,23 @@ public final class NetDriver implements AutoCloseable {
     }
 
     /**
+     * Maps every buffer through {@code mapper} the way a guest's DMA API does: each RX buffer (device-writable) and
+     * each TX frame (device-readable) is mapped before it is posted and unmapped after the device used it; the
+     * descriptors carry the addresses the mapper returns. The rings keep their {@link DmaWindow} addresses (they
+     * stand for coherent mappings the mapper's vIOMMU must also translate). Call before {@link #configure()}; needs
+     * IOVA addressing, and not indirect TX.
+     */
+    public void mapBuffersWith(DmaMapper mapper) {
+        if (acked != null) {
+            throw new IllegalStateException("the driver is configured already: set the mapper before configure()");
+        }
+        if (config.dma().kind() != io.vhost4j.AddressKind.IOVA || config.indirectTx()) {
+            throw new IllegalStateException("a DMA mapper needs IOVA addressing and direct TX chains");
+        }
+        this.mapper = java.util.Objects.requireNonNull(mapper, "mapper");
+    }
+
+    /**
      * Everything up to the backend: owner, features (and backend feature IOTLB_MSG_V2 with the IOTLB on),
      * memory table, both rings, kick/call/err eventfds; then posts every RX buffer.
      */
@@ -226,6 +249,12 @@ public final class NetDriver implements AutoCloseable {
                 DmaRange.of(config.dma(), tx.usedGuestAddr(), tx.usedRingBytes()));
     }
 
+    /** Both queues' rings (descriptor tables, available and used rings), one range from the driver's base. */
+    public DmaRange rings() {
+        return DmaRange.of(config.dma(), rxBufGpa - 2 * SplitQueue.footprint(config.queueSize()),
+                2 * SplitQueue.footprint(config.queueSize()));
+    }
+
     /** The RX buffer area: {@code queueSize} buffers of {@code rxBufferSize} bytes, written by the device. */
     public DmaRange rxBuffers() {
         return DmaRange.of(config.dma(), rxBufGpa, (long) config.queueSize() * config.rxBufferSize());
@@ -263,12 +292,31 @@ public final class NetDriver implements AutoCloseable {
     }
 
     private void postRx(int slot) throws VhostException {
-        int head = rx.add(new SplitQueue.Buffer(rxBufGpa + (long) slot * config.rxBufferSize(),
-                config.rxBufferSize(), true));
+        long gpa = rxBufGpa + (long) slot * config.rxBufferSize();
+        int size = config.rxBufferSize();
+        long iova = mapper == null ? SplitQueue.Buffer.BY_WINDOW : mapper.map(gpa, size, io.vhost4j.Access.WO);
+        int head = rx.add(SplitQueue.Buffer.mapped(gpa, iova, size, true));
         if (head < 0) {
             throw new IllegalStateException("RX queue full");
         }
         rxSlotOfHead[head] = slot;
+        rxIovaOfHead[head] = iova;
+    }
+
+    /** The RX buffer of a used chain back from the device: unmapped, and its slot. */
+    private int rxDone(SplitQueue.Used u) throws VhostException {
+        if (mapper != null) {
+            mapper.unmap(rxIovaOfHead[u.head()], config.rxBufferSize());
+        }
+        return rxSlotOfHead[u.head()];
+    }
+
+    /** A TX chain back from the device: unmapped, its slot free. */
+    private void txDone(SplitQueue.Used u) throws VhostException {
+        if (mapper != null) {
+            mapper.unmap(txIovaOfHead[u.head()], txLengthOfHead[u.head()]);
+        }
+        freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
     }
 
     /** Throws if vhost signalled an error eventfd. */
@@ -302,11 +350,11 @@ public final class NetDriver implements AutoCloseable {
         }
     }
 
-    /** Frees the TX slots of every chain the device has sent; returns how many. */
-    public int reclaimTx() {
+    /** Frees the TX slots of every chain the device has sent (unmapping them with a mapper); returns how many. */
+    public int reclaimTx() throws VhostException {
         int n = 0;
         for (SplitQueue.Used u; (u = tx.pollUsed()) != null; n++) {
-            freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+            txDone(u);
         }
         return n;
     }
@@ -328,7 +376,7 @@ public final class NetDriver implements AutoCloseable {
             if (u == null) {
                 return false;
             }
-            freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+            txDone(u);
             reclaimTx();
         }
         int slot = freeTxSlots[--freeTxCount];
@@ -336,11 +384,15 @@ public final class NetDriver implements AutoCloseable {
         MemorySegment buf = memory.slice(gpa, HEADER_SIZE + len);
         buf.asSlice(0, HEADER_SIZE).fill((byte) 0);
         MemorySegment.copy(frame, 0, buf, HEADER_SIZE, len);
+        int total = (int) (HEADER_SIZE + len);
+        long iova = mapper == null ? SplitQueue.Buffer.BY_WINDOW : mapper.map(gpa, total, io.vhost4j.Access.RO);
         int head = config.indirectTx()
                 ? tx.addIndirect(gpa + TX_TABLE, new SplitQueue.Buffer(gpa, HEADER_SIZE, false),
                         new SplitQueue.Buffer(gpa + HEADER_SIZE, (int) len, false))
-                : tx.add(new SplitQueue.Buffer(gpa, (int) (HEADER_SIZE + len), false));
+                : tx.add(SplitQueue.Buffer.mapped(gpa, iova, total, false));
         txSlotOfHead[head] = slot;
+        txIovaOfHead[head] = iova;
+        txLengthOfHead[head] = total;
         tx.kick();
         framesSent++;
         bytesSent += len;
@@ -361,7 +413,7 @@ public final class NetDriver implements AutoCloseable {
             }
             SplitQueue.Used u = waitUsed(tx, Duration.ofNanos(left));
             if (u != null) {
-                freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+                txDone(u);
             }
         }
     }
@@ -377,7 +429,7 @@ public final class NetDriver implements AutoCloseable {
         if (u == null) {
             return -1;
         }
-        int slot = rxSlotOfHead[u.head()];
+        int slot = rxDone(u);
         long gpa = rxBufGpa + (long) slot * config.rxBufferSize();
         int numBuffers = config.mergeableRxBuffers()
                 ? Short.toUnsignedInt(memory.slice(gpa, HEADER_SIZE).get(JAVA_SHORT, NUM_BUFFERS_OFFSET)) : 1;
@@ -389,7 +441,7 @@ public final class NetDriver implements AutoCloseable {
             if (more == null) {
                 throw new IOException("frame announced " + numBuffers + " buffers, only " + i + " arrived");
             }
-            int s = rxSlotOfHead[more.head()];
+            int s = rxDone(more);
             copyOut(rxBufGpa + (long) s * config.rxBufferSize(), more.length(), dst, total);
             total += more.length();
             postRx(s);

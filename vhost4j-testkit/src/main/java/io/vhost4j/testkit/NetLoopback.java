@@ -6,6 +6,7 @@ import io.vhost4j.VhostException;
 import io.vhost4j.VhostNet;
 import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
+import io.vhost4j.iotlb.MappingPolicy;
 import io.vhost4j.testkit.OffsetTranslator;
 import io.vhost4j.iotlb.Translator;
 
@@ -91,12 +92,18 @@ public final class NetLoopback implements AutoCloseable {
      * @throws IllegalStateException if the used rings could not be mapped (the fault went to the listener)
      */
     public ManagedDevice startWithIotlb(IotlbManager manager, Translator translator) throws VhostException {
+        return startWithIotlb(manager, translator, MappingPolicy.exact());
+    }
+
+    /** As {@link #startWithIotlb(IotlbManager, Translator)}, the device answering misses as {@code policy} says. */
+    public ManagedDevice startWithIotlb(IotlbManager manager, Translator translator, MappingPolicy policy)
+            throws VhostException {
         DmaWindow dma = driver.config().dma();
         if (dma.kind() != io.vhost4j.AddressKind.IOVA) {
             throw new IllegalStateException("the driver was not configured with IOVA addressing");
         }
         driver.configure();
-        ManagedDevice md = manager.register(net, memory.memoryTable(), translator);
+        ManagedDevice md = manager.register(net, memory.memoryTable(), translator, policy);
         for (DmaRange used : driver.usedRings()) {
             if (!md.prefault(used.deviceAddress(), used.size(), io.vhost4j.Access.WO)) {
                 md.unregister();
@@ -105,6 +112,35 @@ public final class NetLoopback implements AutoCloseable {
             }
         }
         driver.attach(tap);
+        return md;
+    }
+
+    /**
+     * A guest-like vIOMMU for this loopback ({@link VirtualIommu}): its streaming area of {@code streamingPages}
+     * pages lies just below the IOVA of the driver's base, and the rings are mapped there at their
+     * {@link DmaWindow} addresses, RW. Give it to {@link #startWithViommu}.
+     */
+    public VirtualIommu viommu(VirtualIommu.Mode mode, int streamingPages, int lazyFlushPages,
+                               Duration lazyFlushAfter) {
+        long iovaBase = driver.rings().deviceAddress() - streamingPages * 4096L;
+        int pages = streamingPages + (int) (memory.regions().get(0).size() / 4096);
+        VirtualIommu v = mode == VirtualIommu.Mode.STRICT ? VirtualIommu.strict(iovaBase, pages, streamingPages)
+                : VirtualIommu.lazy(iovaBase, pages, streamingPages, lazyFlushPages, lazyFlushAfter);
+        DmaRange rings = driver.rings();
+        v.mapAt(rings.deviceAddress(), rings.guestPhysAddress(), rings.size(), io.vhost4j.Access.RW);
+        return v;
+    }
+
+    /**
+     * IOTLB on, every buffer mapped through {@code viommu} before it is posted and unmapped after use
+     * ({@link NetDriver#mapBuffersWith}); the device is registered with {@code manager} under {@code policy} and the
+     * vIOMMU's invalidations go through it. The driver's config must use an IOVA {@link DmaWindow} and direct TX.
+     */
+    public ManagedDevice startWithViommu(IotlbManager manager, VirtualIommu viommu, MappingPolicy policy)
+            throws VhostException {
+        driver.mapBuffersWith(viommu);
+        ManagedDevice md = startWithIotlb(manager, viommu, policy);
+        viommu.invalidateWith(md::invalidate);
         return md;
     }
 

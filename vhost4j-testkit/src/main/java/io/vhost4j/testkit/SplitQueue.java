@@ -24,13 +24,31 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * thread per queue, as in a guest.
  */
 public final class SplitQueue implements AutoCloseable {
-    /** One buffer of a chain: a guest-physical range the device reads, or writes if {@code deviceWritable}. */
-    public record Buffer(long guestAddr, int length, boolean deviceWritable) {
+    /**
+     * One buffer of a chain: a guest-physical range the device reads, or writes if {@code deviceWritable}.
+     *
+     * @param deviceAddr the address the descriptor carries, when a {@link DmaMapper} gave one; {@link #BY_WINDOW}
+     *                   to derive it from the queue's {@link DmaWindow}
+     */
+    public record Buffer(long guestAddr, int length, boolean deviceWritable, long deviceAddr) {
+        /** {@link #deviceAddr()} of a buffer addressed through the queue's {@link DmaWindow}. */
+        public static final long BY_WINDOW = -1;
+
         /** Validates the length. */
         public Buffer {
             if (length <= 0) {
                 throw new IllegalArgumentException("buffer length must be > 0, got " + length);
             }
+        }
+
+        /** A buffer addressed through the queue's {@link DmaWindow}. */
+        public Buffer(long guestAddr, int length, boolean deviceWritable) {
+            this(guestAddr, length, deviceWritable, BY_WINDOW);
+        }
+
+        /** A buffer the device finds at {@code deviceAddr} (e.g. an IOVA a {@link DmaMapper} gave). */
+        public static Buffer mapped(long guestAddr, long deviceAddr, int length, boolean deviceWritable) {
+            return new Buffer(guestAddr, length, deviceWritable, deviceAddr);
         }
     }
 
@@ -184,10 +202,14 @@ public final class SplitQueue implements AutoCloseable {
                 memory.userAddress(usedGpa));
     }
 
+    private long deviceAddress(Buffer b) {
+        return b.deviceAddr() != Buffer.BY_WINDOW ? b.deviceAddr() : dma.deviceAddress(b.guestAddr());
+    }
+
     /** Writes descriptor {@code index} of {@code table} (the ring's table or an indirect one). */
-    private void writeDesc(MemorySegment table, long index, long gpa, int length, int flags, int next) {
+    private void writeDesc(MemorySegment table, long index, long deviceAddr, int length, int flags, int next) {
         long off = index * DESC_SIZE;
-        table.set(JAVA_LONG, off, dma.deviceAddress(gpa));
+        table.set(JAVA_LONG, off, deviceAddr);
         table.set(JAVA_INT, off + 8, length);
         table.set(JAVA_SHORT, off + 12, (short) flags);
         table.set(JAVA_SHORT, off + 14, (short) next);
@@ -224,7 +246,7 @@ public final class SplitQueue implements AutoCloseable {
             Buffer b = chain[i];
             int nx = Short.toUnsignedInt(next[d]);
             boolean more = i + 1 < chain.length;
-            writeDesc(desc, d, b.guestAddr(), b.length(), chainFlags(chain, i), more ? nx : 0);
+            writeDesc(desc, d, deviceAddress(b), b.length(), chainFlags(chain, i), more ? nx : 0);
             total++;
             if (more) {
                 d = nx;
@@ -259,11 +281,11 @@ public final class SplitQueue implements AutoCloseable {
         }
         MemorySegment table = memory.slice(tableGpa, DESC_SIZE * chain.length);
         for (int i = 0; i < chain.length; i++) {
-            writeDesc(table, i, chain[i].guestAddr(), chain[i].length(), chainFlags(chain, i),
+            writeDesc(table, i, deviceAddress(chain[i]), chain[i].length(), chainFlags(chain, i),
                     i + 1 < chain.length ? i + 1 : 0);
         }
         int head = freeHead;
-        writeDesc(desc, head, tableGpa, (int) (DESC_SIZE * chain.length), VRING_DESC_F_INDIRECT(), 0);
+        writeDesc(desc, head, dma.deviceAddress(tableGpa), (int) (DESC_SIZE * chain.length), VRING_DESC_F_INDIRECT(), 0);
         freeHead = Short.toUnsignedInt(next[head]);
         numFree--;
         chainLength[head] = 1;

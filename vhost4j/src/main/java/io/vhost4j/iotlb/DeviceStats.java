@@ -7,12 +7,13 @@ package io.vhost4j.iotlb;
  * @param misses        MISS messages read and dealt with (answered, or refused as a fault)
  * @param duplicates    misses for an address the manager had already mapped (normal: the kernel does not
  *                      de-duplicate, and evicts)
- * @param updates       UPDATE messages written (misses answered, plus prefaults)
+ * @param updates       UPDATE messages written (misses answered, plus prefaults, retries and prefetches)
+ * @param prefetches    UPDATE messages written ahead of misses ({@link MappingPolicy#prefetchEntries()})
  * @param invalidations INVALIDATE messages written
  * @param faults        misses not answered
  * @param mapped        mappings the manager believes the device holds
  * @param latency       time from reading a MISS to the UPDATE written
  */
-public record DeviceStats(long misses, long duplicates, long updates, long invalidations, long faults, int mapped,
+public record DeviceStats(long misses, long duplicates, long updates, long prefetches, long invalidations, long faults, int mapped,
                           LatencyHistogram.Snapshot latency) {
 }

@@ -91,17 +91,26 @@ public final class IotlbManager implements AutoCloseable {
     /**
      * Starts serving {@code device}'s misses through {@code translator}. Translations may only point into
      * {@code guestMemory} (its guest's memory: guest-physical to user addresses); anything else is refused
-     * as a fault. The device's IOTLB must be on (ACCESS_PLATFORM acked).
+     * as a fault. The device's IOTLB must be on (ACCESS_PLATFORM acked). Misses are answered
+     * {@linkplain MappingPolicy#exact() exactly}.
      */
     public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator)
             throws VhostException {
+        return register(device, guestMemory, translator, MappingPolicy.exact());
+    }
+
+    /** As {@link #register(VhostDevice, MemoryTable, Translator)}, answering misses as {@code policy} says. */
+    public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator,
+                                  MappingPolicy policy) throws VhostException {
+        java.util.Objects.requireNonNull(policy, "policy");
+        java.util.Objects.requireNonNull(translator, "translator");
         checkOpen();
         if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }
         long token = nextToken.getAndIncrement();
         ManagedDevice md = new ManagedDevice(this, device, DeviceHandles.iotlb(device), guestMemory.regions(),
-                translator, listener, token);
+                translator, policy, listener, token);
         devices.put(token, md);
         Fd f = md.channel.fd();
         int n = f.acquire();

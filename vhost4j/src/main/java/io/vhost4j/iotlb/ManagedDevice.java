@@ -30,9 +30,17 @@ public final class ManagedDevice {
     private final IotlbFaultListener listener;
     private final Translation translation = new Translation(); // the loop's; prefault makes its own
     private final MissResolver.Resolution resolution = new MissResolver.Resolution(); // likewise
+    private final MissResolver.Resolution piece = new MissResolver.Resolution();      // the loop's: a neighbour
+    private final MissResolver.Resolution ahead = new MissResolver.Resolution();      // the loop's: prefetching
+    /** Held from a translation to the end of its UPDATE's write, and across an INVALIDATE's write. */
+    private final Object mapLock = new Object();
+    private final MappingPolicy policy;
+    private boolean hasLastMiss;             // the loop's: the previous miss's mapping, for prefetch
+    private long lastMissFirst, lastMissLast;
+    private static final long PAGE = 4096;
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
     private final LatencyHistogram latency = new LatencyHistogram();
-    private long misses, duplicates, updates, invalidations, faults, unexpected; // guarded by this
+    private long misses, duplicates, updates, prefetches, invalidations, faults, unexpected; // guarded by this
     /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
     private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by this
     private int unansweredCount; // guarded by this
@@ -42,12 +50,13 @@ public final class ManagedDevice {
     Thread servingThread; // guarded by this: the loop thread while it drains this device's misses
 
     ManagedDevice(IotlbManager manager, VhostDevice device, IotlbChannel channel, List<MemoryRegion> guestMemory,
-                  Translator translator, IotlbFaultListener listener, long token) {
+                  Translator translator, MappingPolicy policy, IotlbFaultListener listener, long token) {
         this.manager = manager;
         this.device = device;
         this.channel = channel;
         this.guestMemory = guestMemory.toArray(MemoryRegion[]::new);
         this.translator = translator;
+        this.policy = policy;
         this.listener = listener;
         this.token = token;
     }
@@ -100,8 +109,12 @@ public final class ManagedDevice {
                     fault(true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
                     continue;
                 }
-                if (map(iova, Access.of(perm), translation, resolution, writeBuf, true) != 0) {
+                Access access = Access.of(perm);
+                if (map(iova, access, translation, resolution, piece, writeBuf, true) != 0) {
                     latency.record(System.nanoTime() - received);
+                    if (policy.prefetchEntries() > 0) {
+                        prefetch(iova, access, resolution, writeBuf);
+                    }
                 }
             }
         } catch (IllegalStateException closed) { // the device was closed during the drain
@@ -116,35 +129,102 @@ public final class ManagedDevice {
     }
 
     /**
-     * Resolves {@code iova} and writes the UPDATE; for a {@code miss}, counts the miss together with its outcome
-     * (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it.
+     * Resolves {@code iova}, grows the answer as the policy says, and writes the UPDATE; for a {@code miss},
+     * counts the miss together with its outcome (the update or the fault), so that a {@link DeviceStats} snapshot
+     * never shows a miss without it. Translation and write happen under the mapping lock (see {@link #invalidate}).
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
-    private long map(long iova, Access access, Translation t, MissResolver.Resolution r, MemorySegment buf,
-                     boolean miss) {
-        if (!MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
-            fault(miss, iova, access, r.fault, r.detail);
-            return 0;
+    private long map(long iova, Access access, Translation t, MissResolver.Resolution r,
+                     MissResolver.Resolution piece, MemorySegment buf, boolean miss) {
+        IotlbFault.Reason failed;
+        String why;
+        synchronized (mapLock) {
+            if (MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
+                if (policy.coalesceBytes() > 0) {
+                    MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, piece);
+                }
+                long rc = writeUpdate(r, buf);
+                if (rc >= 0) {
+                    recordUpdate(r, miss ? iova : -1, access, false);
+                    return r.fromMissed;
+                }
+                failed = IotlbFault.Reason.KERNEL_ERROR;
+                why = "write(UPDATE): " + IotlbChannel.describe(rc);
+            } else {
+                failed = r.fault;
+                why = r.detail;
+            }
         }
+        fault(miss, iova, access, failed, why); // outside the lock: the listener may invalidate from elsewhere
+        return 0;
+    }
+
+    /**
+     * Maps up to the policy's {@code prefetchEntries} translator entries beyond the mapping {@code r} just made
+     * for a miss of {@code iova}, when that miss continued the previous miss's mapping (upwards or downwards by at
+     * most a page): the device is walking IOVA space sequentially. Stops at the first entry that does not resolve
+     * or that the manager already mapped. Loop thread only.
+     */
+    private void prefetch(long iova, Access access, MissResolver.Resolution r, MemorySegment buf) {
+        int direction = 0;
+        if (hasLastMiss) {
+            if (Long.compareUnsigned(iova, lastMissLast) > 0 && Long.compareUnsigned(iova - lastMissLast, PAGE) <= 0) {
+                direction = 1;
+            } else if (Long.compareUnsigned(iova, lastMissFirst) < 0
+                    && Long.compareUnsigned(lastMissFirst - iova, PAGE) <= 0) {
+                direction = -1;
+            }
+        }
+        hasLastMiss = true;
+        lastMissFirst = r.first;
+        lastMissLast = r.last();
+        if (direction == 0) {
+            return;
+        }
+        ahead.copyFrom(r);
+        for (int i = 0; i < policy.prefetchEntries(); i++) {
+            synchronized (mapLock) {
+                if (!MissResolver.beyond(ahead, direction > 0, access, translator, guestMemory, translation, piece)) {
+                    return;
+                }
+                ahead.copyFrom(piece);
+                synchronized (this) {
+                    if (view.covers(direction > 0 ? ahead.first : ahead.last(), access)) {
+                        return;
+                    }
+                }
+                if (policy.coalesceBytes() > 0) {
+                    MissResolver.coalesce(ahead, access, policy.coalesceBytes(), translator, guestMemory, translation,
+                            piece);
+                }
+                if (writeUpdate(ahead, buf) < 0) {
+                    return; // nobody asked for it: a miss will tell if it matters
+                }
+                recordUpdate(ahead, -1, access, true);
+            }
+        }
+    }
+
+    private long writeUpdate(MissResolver.Resolution r, MemorySegment buf) {
         IotlbWire.put(buf, device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), r.first, r.size, r.userAddr,
                 r.perm.code());
-        long rc = channel.write(buf);
-        if (rc < 0) {
-            fault(miss, iova, access, IotlbFault.Reason.KERNEL_ERROR, "write(UPDATE): " + IotlbChannel.describe(rc));
-            return 0;
-        }
-        synchronized (this) {
-            if (miss) {
-                misses++;
-                if (view.covers(iova, access)) {
-                    duplicates++;
-                }
+        return channel.write(buf);
+    }
+
+    /** Counts an UPDATE written (for the miss of {@code missed}, or -1) and adds it to the view. */
+    private synchronized void recordUpdate(MissResolver.Resolution r, long missed, Access access, boolean ahead) {
+        if (missed != -1) {
+            misses++;
+            if (view.covers(missed, access)) {
+                duplicates++;
             }
-            updates++;
-            view.add(r.first, r.first + (r.size - 1), r.perm);
         }
-        return r.fromMissed;
+        updates++;
+        if (ahead) {
+            prefetches++;
+        }
+        view.add(r.first, r.last(), r.perm);
     }
 
     private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
@@ -198,13 +278,13 @@ public final class ManagedDevice {
             unansweredCount = 0;
         }
         Translation t = new Translation(); // not the loop's: this runs on the caller's thread
-        MissResolver.Resolution r = new MissResolver.Resolution();
+        MissResolver.Resolution r = new MissResolver.Resolution(), piece = new MissResolver.Resolution();
         MemorySegment buf = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         int answered = 0;
         for (int i = 0; i < count; i++) {
             long iova = pending[2 * i];
             Access access = Access.of((int) pending[2 * i + 1]);
-            if (map(iova, access, t, r, buf, false) != 0) {
+            if (map(iova, access, t, r, piece, buf, false) != 0) {
                 answered++;
             } else {
                 synchronized (this) {
@@ -229,12 +309,12 @@ public final class ManagedDevice {
     public boolean prefault(long iova, long size, Access access) {
         IotlbMessage.checkRange(iova, size);
         Translation t = new Translation(); // not the loop's: prefault may run beside it
-        MissResolver.Resolution r = new MissResolver.Resolution();
+        MissResolver.Resolution r = new MissResolver.Resolution(), piece = new MissResolver.Resolution();
         MemorySegment buf = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         long last = iova + (size - 1);
         long cur = iova;
         while (true) {
-            long mapped = map(cur, access, t, r, buf, false);
+            long mapped = map(cur, access, t, r, piece, buf, false);
             if (mapped == 0) {
                 return false;
             }
@@ -245,14 +325,29 @@ public final class ManagedDevice {
         }
     }
 
-    /** Writes INVALIDATE for {@code [iova, iova+size)} (every overlapping mapping goes) and updates the view. */
+    /**
+     * Writes INVALIDATE for {@code [iova, iova+size)}: the kernel drops every mapping overlapping it, also the parts
+     * outside it (a coalesced mapping goes whole), and the view follows.
+     *
+     * <p>Remove the range from the translator <em>first</em>, then call this. The manager holds one lock from each
+     * translation to the end of its UPDATE's write, and this write takes it too: an UPDATE made from a
+     * translation older than the removal is written before this INVALIDATE (and dropped by it), never after.
+     * Waits at most for one UPDATE (or one prefetch entry) in progress.
+     */
     public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
-        device.writeIotlb(IotlbMessage.invalidate(iova, size)); // the kernel orders it with the loop's updates
-        synchronized (this) {
-            invalidations++;
-            view.invalidate(iova, iova + (size - 1));
+        synchronized (mapLock) {
+            device.writeIotlb(IotlbMessage.invalidate(iova, size));
+            synchronized (this) {
+                invalidations++;
+                view.invalidate(iova, iova + (size - 1));
+            }
         }
+    }
+
+    /** How this device's misses are answered. */
+    public MappingPolicy policy() {
+        return policy;
     }
 
     /** Whether the manager believes {@code iova} is mapped with a permission allowing {@code access}. */
@@ -272,7 +367,7 @@ public final class ManagedDevice {
 
     /** The counters now, as one consistent snapshot. */
     public synchronized DeviceStats stats() {
-        return new DeviceStats(misses, duplicates, updates, invalidations, faults, view.size(), latency.snapshot());
+        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, view.size(), latency.snapshot());
     }
 
     /** Forgets the latency figures (e.g. after warm-up). */

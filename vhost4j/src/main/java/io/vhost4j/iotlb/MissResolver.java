@@ -21,6 +21,20 @@ final class MissResolver {
         /** Bytes mapped from the missed IOVA on (0 after a fault): where a range walk goes on. */
         long fromMissed;
 
+        long last() {
+            return first + (size - 1);
+        }
+
+        void copyFrom(Resolution o) {
+            fault = o.fault;
+            detail = o.detail;
+            first = o.first;
+            size = o.size;
+            userAddr = o.userAddr;
+            perm = o.perm;
+            fromMissed = o.fromMissed;
+        }
+
         private void fault(IotlbFault.Reason reason, String why) {
             fault = reason;
             detail = why;
@@ -90,6 +104,51 @@ final class MissResolver {
         out.perm = t.perm();
         out.fromMissed = above + 1;
         return true;
+    }
+
+    /**
+     * Grows the UPDATE in {@code r} over the IOVAs on both sides that the translator maps with exactly the same
+     * permission onto the user addresses that continue {@code r}'s, until {@code r} spans {@code maxBytes} (an
+     * {@code r} already that large is left as it is). Each neighbour is resolved like a miss, so it is clipped to
+     * guest memory; a neighbour that does not resolve or does not continue {@code r} ends the growth on its side.
+     * {@code t} and {@code piece} are scratch.
+     */
+    static void coalesce(Resolution r, Access access, long maxBytes, Translator translator,
+                         MemoryRegion[] guestMemory, Translation t, Resolution piece) {
+        while (r.size < maxBytes) { // upwards
+            long next = r.first + r.size;
+            if (next == 0 || !resolve(next, access, translator, guestMemory, t, piece) || piece.perm != r.perm
+                    || piece.userAddr + (next - piece.first) != r.userAddr + r.size) {
+                break;
+            }
+            long take = Math.min(piece.fromMissed, maxBytes - r.size);
+            r.size += take;
+            r.fromMissed += take;
+        }
+        while (r.size < maxBytes) { // downwards
+            long prev = r.first - 1;
+            if (r.first == 0 || !resolve(prev, access, translator, guestMemory, t, piece) || piece.perm != r.perm
+                    || piece.userAddr + (prev - piece.first) + 1 != r.userAddr) {
+                break;
+            }
+            long take = Math.min(prev - piece.first + 1, maxBytes - r.size);
+            r.first -= take;
+            r.userAddr -= take;
+            r.size += take;
+        }
+    }
+
+    /**
+     * Resolves the translator entry just above ({@code up}) or just below {@code r}'s range into {@code out};
+     * false at either end of the address space or where nothing resolves (no fault: nobody asked for it).
+     */
+    static boolean beyond(Resolution r, boolean up, Access access, Translator translator, MemoryRegion[] guestMemory,
+                          Translation t, Resolution out) {
+        long at = up ? r.first + r.size : r.first - 1;
+        if (up ? at == 0 : r.first == 0) {
+            return false;
+        }
+        return resolve(at, access, translator, guestMemory, t, out);
     }
 
     private static long minUnsigned(long a, long b) {
