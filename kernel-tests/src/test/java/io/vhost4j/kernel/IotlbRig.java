@@ -6,6 +6,7 @@ import io.vhost4j.testkit.NetLoopback;
 import io.vhost4j.iotlb.IotlbFault;
 import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
+import io.vhost4j.iotlb.MappingPolicy;
 import io.vhost4j.testkit.OffsetTranslator;
 
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -28,9 +29,14 @@ final class IotlbRig implements AutoCloseable {
     }
 
     static IotlbRig started(long granule) throws Exception {
+        return started(granule, MappingPolicy.exact());
+    }
+
+    /** Started, misses answered under {@code policy}, through an offset translator of {@code granule} pieces. */
+    static IotlbRig started(long granule, MappingPolicy policy) throws Exception {
         IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), granule);
         try {
-            r.md = r.loop.startWithIotlb(r.manager, r.translator);
+            r.md = r.loop.startWithIotlb(r.manager, r.translator, policy);
             r.manager.start();
             return r;
         } catch (Exception e) {

@@ -399,6 +399,20 @@ public final class NetDriver implements AutoCloseable {
         return true;
     }
 
+    /**
+     * The guest-physical address of the TX slot the next {@link #transmit} fills (after reclaiming the used ones):
+     * for tests that need to know which guest page a frame goes through.
+     *
+     * @throws IllegalStateException if every slot is in flight
+     */
+    public long nextTxGuestAddr() throws VhostException {
+        reclaimTx();
+        if (freeTxCount == 0) {
+            throw new IllegalStateException("every TX slot is in flight");
+        }
+        return txBufGpa + (long) freeTxSlots[freeTxCount - 1] * TX_SLOT;
+    }
+
     /** Waits until every queued TX frame was used by the device, up to {@code timeout}; false on timeout. */
     public boolean flushTx(Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();

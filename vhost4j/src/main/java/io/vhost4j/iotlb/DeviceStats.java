@@ -11,9 +11,11 @@ package io.vhost4j.iotlb;
  * @param prefetches    UPDATE messages written ahead of misses ({@link MappingPolicy#prefetchEntries()})
  * @param invalidations INVALIDATE messages written
  * @param faults        misses not answered
+ * @param staleMisses   of those, the {@link IotlbFault.Reason#STALE_MISS} ones (duplicates for a mapping the guest
+ *                      removed since; nothing waits for them)
  * @param mapped        mappings the manager believes the device holds
  * @param latency       time from reading a MISS to the UPDATE written
  */
-public record DeviceStats(long misses, long duplicates, long updates, long prefetches, long invalidations, long faults, int mapped,
+public record DeviceStats(long misses, long duplicates, long updates, long prefetches, long invalidations, long faults, long staleMisses, int mapped,
                           LatencyHistogram.Snapshot latency) {
 }

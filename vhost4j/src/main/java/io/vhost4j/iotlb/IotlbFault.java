@@ -22,6 +22,15 @@ public record IotlbFault(long iova, Access access, Reason reason, String detail)
     public enum Reason {
         /** The translator has no mapping for the IOVA. */
         NO_MAPPING,
+        /**
+         * The translator has no mapping, but the MISS was queued before the guest removed it: the manager still
+         * holds a mapping for the address (the guest is unmapping it right now), or it answered a miss of this
+         * very address and has invalidated that mapping since. The kernel does not de-duplicate misses, so this is
+         * a duplicate whose access went through the first answer: nothing waits for it, and it is not kept for
+         * {@link ManagedDevice#retryFaults()}. (A device that touched the same address again after the unmap would
+         * look the same.)
+         */
+        STALE_MISS,
         /** The translator's permission does not allow the access. */
         PERMISSION_DENIED,
         /** The translation points outside the guest memory the manager was given. */

@@ -40,7 +40,7 @@ public final class ManagedDevice {
     private static final long PAGE = 4096;
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
     private final LatencyHistogram latency = new LatencyHistogram();
-    private long misses, duplicates, updates, prefetches, invalidations, faults, unexpected; // guarded by this
+    private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
     /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
     private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by this
     private int unansweredCount; // guarded by this
@@ -112,9 +112,6 @@ public final class ManagedDevice {
                 Access access = Access.of(perm);
                 if (map(iova, access, translation, resolution, piece, writeBuf, true) != 0) {
                     latency.record(System.nanoTime() - received);
-                    if (policy.prefetchEntries() > 0) {
-                        prefetch(iova, access, resolution, writeBuf);
-                    }
                 }
             }
         } catch (IllegalStateException closed) { // the device was closed during the drain
@@ -144,6 +141,10 @@ public final class ManagedDevice {
                 if (policy.coalesceBytes() > 0) {
                     MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, piece);
                 }
+                if (miss && policy.prefetchEntries() > 0) {
+                    // Before the answer: the answer wakes the device, which should find the entries ahead mapped.
+                    prefetch(iova, access, r, buf);
+                }
                 long rc = writeUpdate(r, buf);
                 if (rc >= 0) {
                     recordUpdate(r, miss ? iova : -1, access, false);
@@ -154,6 +155,17 @@ public final class ManagedDevice {
             } else {
                 failed = r.fault;
                 why = r.detail;
+                if (failed == IotlbFault.Reason.NO_MAPPING && miss) {
+                    synchronized (this) {
+                        // The kernel holds a mapping for it (the guest is unmapping it right now), or a miss of
+                        // this very address was answered and that mapping since invalidated: either way this MISS
+                        // was queued before, and its access went through the first answer.
+                        if (view.covers(iova, access) || view.answeredAndDropped(iova)) {
+                            failed = IotlbFault.Reason.STALE_MISS;
+                            why = "a duplicate MISS for a mapping the guest has removed since";
+                        }
+                    }
+                }
             }
         }
         fault(miss, iova, access, failed, why); // outside the lock: the listener may invalidate from elsewhere
@@ -161,10 +173,10 @@ public final class ManagedDevice {
     }
 
     /**
-     * Maps up to the policy's {@code prefetchEntries} translator entries beyond the mapping {@code r} just made
-     * for a miss of {@code iova}, when that miss continued the previous miss's mapping (upwards or downwards by at
-     * most a page): the device is walking IOVA space sequentially. Stops at the first entry that does not resolve
-     * or that the manager already mapped. Loop thread only.
+     * Maps up to the policy's {@code prefetchEntries} translator entries beyond the mapping {@code r} about to be
+     * written for a miss of {@code iova}, when that miss continued the previous miss's mapping (upwards or
+     * downwards by at most a page): the device is walking IOVA space sequentially. Stops at the first entry that
+     * does not resolve or that the manager already mapped. Loop thread only, under the mapping lock.
      */
     private void prefetch(long iova, Access access, MissResolver.Resolution r, MemorySegment buf) {
         int direction = 0;
@@ -224,14 +236,18 @@ public final class ManagedDevice {
         if (ahead) {
             prefetches++;
         }
-        view.add(r.first, r.last(), r.perm);
+        view.add(r.first, r.last(), r.perm, missed);
     }
 
     private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
         synchronized (this) {
             if (miss) {
                 misses++;
-                remember(iova, access);
+                if (reason == IotlbFault.Reason.STALE_MISS) {
+                    staleMisses++; // nothing waits for it: not kept for retryFaults
+                } else {
+                    remember(iova, access);
+                }
             }
             faults++;
         }
@@ -367,7 +383,7 @@ public final class ManagedDevice {
 
     /** The counters now, as one consistent snapshot. */
     public synchronized DeviceStats stats() {
-        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, view.size(), latency.snapshot());
+        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, view.size(), latency.snapshot());
     }
 
     /** Forgets the latency figures (e.g. after warm-up). */

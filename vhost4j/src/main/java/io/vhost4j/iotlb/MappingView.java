@@ -5,7 +5,9 @@ import io.vhost4j.Access;
 /**
  * The manager's view of what one device's IOTLB holds: the mappings it wrote, oldest first, capped like the
  * kernel's (2048 by default, oldest evicted in O(1)). INVALIDATE drops every overlapping entry, as the
- * kernel does. A ring of primitive arrays: adding allocates nothing.
+ * kernel does. A ring of primitive arrays: adding allocates nothing. Each entry keeps the IOVA of the miss it
+ * answered, and the last {@value #DROPPED} of those whose entry an invalidation dropped are remembered, to tell a
+ * stale duplicate miss from a fault.
  */
 final class MappingView {
     private final long[] first;
@@ -13,11 +15,17 @@ final class MappingView {
     private final byte[] perm;
     private int head; // index of the oldest entry
     private int size;
+    static final int DROPPED = 512;
+    private static final long NO_MISS = -1;
+    private final long[] missed;
+    private final long[] droppedMisses = new long[DROPPED];
+    private int droppedNext, droppedCount; // a ring: the newest at droppedNext - 1
 
     MappingView(int capacity) {
         first = new long[capacity];
         last = new long[capacity];
         perm = new byte[capacity];
+        missed = new long[capacity];
     }
 
     private int slot(int i) {
@@ -25,7 +33,8 @@ final class MappingView {
         return s >= first.length ? s - first.length : s;
     }
 
-    void add(long iova, long lastIova, Access access) {
+    /** Adds a mapping; {@code missedIova} is the miss it answers, or -1. */
+    void add(long iova, long lastIova, Access access, long missedIova) {
         if (size == first.length) { // evict the oldest
             head = slot(1);
             size--;
@@ -34,6 +43,7 @@ final class MappingView {
         first[s] = iova;
         last[s] = lastIova;
         perm[s] = (byte) access.code();
+        missed[s] = missedIova;
         size++;
     }
 
@@ -43,12 +53,18 @@ final class MappingView {
         for (int i = 0; i < size; i++) {
             int from = slot(i);
             if (Long.compareUnsigned(first[from], lastIova) <= 0 && Long.compareUnsigned(iova, last[from]) <= 0) {
+                if (missed[from] != NO_MISS) {
+                    droppedMisses[droppedNext] = missed[from];
+                    droppedNext = (droppedNext + 1) % DROPPED;
+                    droppedCount = Math.min(droppedCount + 1, DROPPED);
+                }
                 continue;
             }
             int to = slot(kept++);
             first[to] = first[from];
             last[to] = last[from];
             perm[to] = perm[from];
+            missed[to] = missed[from];
         }
         int removed = size - kept;
         size = kept;
@@ -61,6 +77,16 @@ final class MappingView {
             int s = slot(i);
             if (Long.compareUnsigned(first[s], iova) <= 0 && Long.compareUnsigned(iova, last[s]) <= 0
                     && (perm[s] & access.code()) == access.code()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a miss of exactly {@code iova} was answered by one of the last {@value #DROPPED} dropped entries. */
+    boolean answeredAndDropped(long iova) {
+        for (int i = 0; i < droppedCount; i++) {
+            if (droppedMisses[i] == iova) {
                 return true;
             }
         }

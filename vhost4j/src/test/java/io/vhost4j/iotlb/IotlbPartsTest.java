@@ -13,15 +13,18 @@ class IotlbPartsTest {
     @Test
     void mappingViewInvalidatesEveryOverlapAndEvictsTheOldest() {
         MappingView v = new MappingView(3);
-        v.add(0x1000, 0x1fff, Access.RO);
-        v.add(0x2000, 0x2fff, Access.RW);
-        v.add(0x1800, 0x27ff, Access.RW); // overlaps both: kept, as in the kernel
+        v.add(0x1000, 0x1fff, Access.RO, -1);
+        v.add(0x2000, 0x2fff, Access.RW, 0x2010);
+        v.add(0x1800, 0x27ff, Access.RW, -1); // overlaps both: kept, as in the kernel
         assertTrue(v.covers(0x1000, Access.RO));
         assertFalse(v.covers(0x1000, Access.WO));
-        v.add(0x9000, 0x9fff, Access.RW); // evicts 0x1000 (oldest)
+        v.add(0x9000, 0x9fff, Access.RW, -1); // evicts 0x1000 (oldest)
         assertEquals(3, v.size());
         assertFalse(v.covers(0x1000, Access.RO));
+        assertFalse(v.answeredAndDropped(0x2010));
         assertEquals(2, v.invalidate(0x2100, 0x2100)); // 0x2000.. and 0x1800..: everything overlapping
+        assertTrue(v.answeredAndDropped(0x2010)); // the miss that entry answered: a later MISS of it is stale
+        assertFalse(v.answeredAndDropped(0x2000)); // exactly that address only
         assertTrue(v.covers(0x9000, Access.RW));
         assertEquals(1, v.size());
     }
