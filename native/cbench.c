@@ -30,17 +30,55 @@ int64_t cbench_get_features(int fd, int64_t n) {
     return now_ns() - t0;
 }
 
+/* One miss translated: the UPDATE's range and permission, or 0 when there is no mapping (a fault). */
+typedef int (*translate_fn)(const void *ctx, uint64_t iova, struct vhost_iotlb_msg *out);
+
+/* As io.vhost4j.testkit.OffsetTranslator: IOVA = GPA + offset, `granule`-aligned pieces inside the window, RW. */
+struct offset_ctx { uint64_t offset, gpa_base, size, ubase, granule; };
+
+static int translate_offset(const void *p, uint64_t iova, struct vhost_iotlb_msg *m) {
+    const struct offset_ctx *c = p;
+    uint64_t gpa = iova - c->offset;
+    if (gpa - c->gpa_base >= c->size) return 0;
+    uint64_t first = iova & ~(c->granule - 1), last = first + c->granule - 1;
+    if (first < c->gpa_base + c->offset) first = c->gpa_base + c->offset;
+    if (last > c->gpa_base + c->offset + c->size - 1) last = c->gpa_base + c->offset + c->size - 1;
+    m->iova = first;
+    m->size = last - first + 1;
+    m->uaddr = c->ubase + (first - c->offset - c->gpa_base);
+    m->perm = VHOST_ACCESS_RW;
+    return 1;
+}
+
+/* As io.vhost4j.testkit.VirtualIommu: one u64 per 4 KiB IOVA page from `base`, gpa | perm, 0 when unmapped;
+ * one page per UPDATE (exact, as QEMU answers a miss), inside guest memory [gpa_base, gpa_base + size). */
+struct table_ctx { const volatile uint64_t *table; uint64_t base, pages, gpa_base, size, ubase; };
+
+static int translate_table(const void *p, uint64_t iova, struct vhost_iotlb_msg *m) {
+    const struct table_ctx *c = p;
+    uint64_t page = (iova - c->base) >> 12;
+    if (iova < c->base || page >= c->pages) return 0;
+    uint64_t e = c->table[page];
+    uint64_t gpa = e & ~0xfffULL;
+    if (e == 0 || gpa - c->gpa_base >= c->size) return 0;
+    m->iova = iova & ~0xfffULL;
+    m->size = 4096;
+    m->uaddr = c->ubase + (gpa - c->gpa_base);
+    m->perm = (uint8_t) (e & 3);
+    return 1;
+}
+
 /*
- * Serves device-IOTLB misses on vhost fd `fd` until `stop_fd` (an eventfd) is readable: poll, read every
- * queued MISS until EAGAIN, translate it as io.vhost4j.iotlb.OffsetTranslator does (IOVA = GPA + offset,
- * `granule`-aligned pieces inside [gpa_base, gpa_base + size), RW), write the UPDATE (v2 if `v2`).
- * out[0] = misses served, out[1] = sum of read-to-update nanoseconds. Returns 0 or -errno.
+ * Serves device-IOTLB misses on vhost fd `fd` until `stop_fd` (an eventfd) is readable: poll, read every queued
+ * MISS until EAGAIN, translate it, write the UPDATE (v2 if `v2`). out[0] = misses answered, out[1] = sum of their
+ * read-to-update nanoseconds, out[2] = misses refused (no mapping); the service time of answered miss i goes to
+ * samples[i % cap] when `samples` is not NULL. Returns 0 or -errno.
  */
-int cbench_serve_misses(int fd, int stop_fd, uint64_t offset, uint64_t gpa_base, uint64_t size, uint64_t ubase,
-                        uint64_t granule, int v2, int64_t *out) {
+static int serve(int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t *out,
+                 int64_t *samples, int64_t cap) {
     struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
     struct vhost_msg_v2 msg;
-    out[0] = out[1] = 0;
+    out[0] = out[1] = out[2] = 0;
     for (;;) {
         if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR) continue;
@@ -58,21 +96,35 @@ int cbench_serve_misses(int fd, int stop_fd, uint64_t offset, uint64_t gpa_base,
             }
             if (r != sizeof msg || msg.iotlb.type != VHOST_IOTLB_MISS) continue;
             int64_t t0 = now_ns();
-            uint64_t iova = msg.iotlb.iova, gpa = iova - offset;
-            if (gpa - gpa_base >= size) continue; /* unanswerable: a fault */
-            uint64_t first = iova & ~(granule - 1), last = first + granule - 1;
-            if (first < gpa_base + offset) first = gpa_base + offset;
-            if (last > gpa_base + offset + size - 1) last = gpa_base + offset + size - 1;
+            struct vhost_iotlb_msg update = {0};
+            if (!translate(ctx, msg.iotlb.iova, &update)) {
+                out[2]++;
+                continue;
+            }
             memset(&msg, 0, sizeof msg);
             msg.type = v2 ? VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
-            msg.iotlb.iova = first;
-            msg.iotlb.size = last - first + 1;
-            msg.iotlb.uaddr = ubase + (first - offset - gpa_base);
-            msg.iotlb.perm = VHOST_ACCESS_RW;
+            msg.iotlb = update;
             msg.iotlb.type = VHOST_IOTLB_UPDATE;
             if (write(fd, &msg, sizeof msg) != (ssize_t) sizeof msg) return -errno;
+            int64_t ns = now_ns() - t0;
+            if (samples) samples[out[0] % cap] = ns;
             out[0]++;
-            out[1] += now_ns() - t0;
+            out[1] += ns;
         }
     }
+}
+
+/* The offset vIOMMU (see translate_offset); out as for serve (3 slots). */
+int cbench_serve_misses(int fd, int stop_fd, uint64_t offset, uint64_t gpa_base, uint64_t size, uint64_t ubase,
+                        uint64_t granule, int v2, int64_t *out) {
+    struct offset_ctx c = {offset, gpa_base, size, ubase, granule};
+    return serve(fd, stop_fd, translate_offset, &c, v2, out, NULL, 1);
+}
+
+/* The page-table vIOMMU (see translate_table); out as for serve (3 slots), samples[cap] of service times. */
+int cbench_serve_misses_table(int fd, int stop_fd, const uint64_t *table, uint64_t base, uint64_t pages,
+                              uint64_t gpa_base, uint64_t size, uint64_t ubase, int v2, int64_t *out,
+                              int64_t *samples, int64_t cap) {
+    struct table_ctx c = {table, base, pages, gpa_base, size, ubase};
+    return serve(fd, stop_fd, translate_table, &c, v2, out, samples, cap);
 }

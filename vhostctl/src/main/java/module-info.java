@@ -8,6 +8,7 @@ module io.vhost4j.cli {
     requires io.vhost4j.testkit;
     requires info.picocli;
     requires jdk.management;
+    requires jdk.jfr;
 
     exports io.vhost4j.cli;
     opens io.vhost4j.cli to info.picocli;

@@ -366,6 +366,20 @@ public final class NetDriver implements AutoCloseable {
      * @return false if no slot came free in time
      */
     public boolean transmit(MemorySegment frame, Duration timeout) throws IOException {
+        if (!queueTx(frame, timeout)) {
+            return false;
+        }
+        tx.kick();
+        return true;
+    }
+
+    /**
+     * As {@link #transmit}, without the kick: the frame is made available but not published, like a guest's
+     * driver told that more frames follow ({@code xmit_more}). {@link #kickTx()} publishes what was queued.
+     *
+     * @return false if no slot came free in time
+     */
+    public boolean queueTx(MemorySegment frame, Duration timeout) throws IOException {
         long len = frame.byteSize();
         if (len <= 0 || len > MAX_FRAME) {
             throw new IllegalArgumentException("frame of " + len + " bytes (1.." + MAX_FRAME + ")");
@@ -393,10 +407,14 @@ public final class NetDriver implements AutoCloseable {
         txSlotOfHead[head] = slot;
         txIovaOfHead[head] = iova;
         txLengthOfHead[head] = total;
-        tx.kick();
         framesSent++;
         bytesSent += len;
         return true;
+    }
+
+    /** Publishes the frames {@link #queueTx} queued and kicks the device if it asked for it. */
+    public void kickTx() throws VhostException {
+        tx.kick();
     }
 
     /**

@@ -5,8 +5,8 @@ package io.vhost4j.iotlb;
  * {@code updates} or in {@code faults}.
  *
  * @param misses        MISS messages read and dealt with (answered, or refused as a fault)
- * @param duplicates    misses for an address the manager had already mapped (normal: the kernel does not
- *                      de-duplicate, and evicts)
+ * @param duplicates    misses for an address among the manager's 64 newest mappings (normal: the kernel does
+ *                      not de-duplicate misses, and it evicts)
  * @param updates       UPDATE messages written (misses answered, plus prefaults, retries and prefetches)
  * @param prefetches    UPDATE messages written ahead of misses ({@link MappingPolicy#prefetchEntries()})
  * @param invalidations INVALIDATE messages written
@@ -16,6 +16,7 @@ package io.vhost4j.iotlb;
  * @param mapped        mappings the manager believes the device holds
  * @param latency       time from reading a MISS to the UPDATE written
  */
-public record DeviceStats(long misses, long duplicates, long updates, long prefetches, long invalidations, long faults, long staleMisses, int mapped,
+public record DeviceStats(long misses, long duplicates, long updates, long prefetches, long invalidations,
+                          long faults, long staleMisses, int mapped,
                           LatencyHistogram.Snapshot latency) {
 }

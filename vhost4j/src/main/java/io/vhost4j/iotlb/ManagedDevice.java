@@ -38,6 +38,8 @@ public final class ManagedDevice {
     private boolean hasLastMiss;             // the loop's: the previous miss's mapping, for prefetch
     private long lastMissFirst, lastMissLast;
     private static final long PAGE = 4096;
+    /** A miss for an address among this many newest mappings counts as a duplicate (bounded work per miss). */
+    static final int DUPLICATE_WINDOW = 64;
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
     private final LatencyHistogram latency = new LatencyHistogram();
     private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
@@ -176,7 +178,7 @@ public final class ManagedDevice {
      * Maps up to the policy's {@code prefetchEntries} translator entries beyond the mapping {@code r} about to be
      * written for a miss of {@code iova}, when that miss continued the previous miss's mapping (upwards or
      * downwards by at most a page): the device is walking IOVA space sequentially. Stops at the first entry that
-     * does not resolve or that the manager already mapped. Loop thread only, under the mapping lock.
+     * does not resolve or that one of the manager's newest mappings covers. Loop thread only, under the mapping lock.
      */
     private void prefetch(long iova, Access access, MissResolver.Resolution r, MemorySegment buf) {
         int direction = 0;
@@ -202,7 +204,7 @@ public final class ManagedDevice {
                 }
                 ahead.copyFrom(piece);
                 synchronized (this) {
-                    if (view.covers(direction > 0 ? ahead.first : ahead.last(), access)) {
+                    if (view.coversRecent(direction > 0 ? ahead.first : ahead.last(), access, DUPLICATE_WINDOW)) {
                         return;
                     }
                 }
@@ -228,7 +230,7 @@ public final class ManagedDevice {
     private synchronized void recordUpdate(MissResolver.Resolution r, long missed, Access access, boolean ahead) {
         if (missed != -1) {
             misses++;
-            if (view.covers(missed, access)) {
+            if (view.coversRecent(missed, access, DUPLICATE_WINDOW)) {
                 duplicates++;
             }
         }
@@ -383,7 +385,8 @@ public final class ManagedDevice {
 
     /** The counters now, as one consistent snapshot. */
     public synchronized DeviceStats stats() {
-        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, view.size(), latency.snapshot());
+        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, view.size(),
+                latency.snapshot());
     }
 
     /** Forgets the latency figures (e.g. after warm-up). */

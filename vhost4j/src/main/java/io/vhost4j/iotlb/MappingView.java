@@ -71,9 +71,14 @@ final class MappingView {
         return removed;
     }
 
-    /** Whether some mapping covers {@code iova} with a permission allowing {@code access}. */
+    /** Whether some mapping covers {@code iova} with a permission allowing {@code access} (a scan of all). */
     boolean covers(long iova, Access access) {
-        for (int i = size - 1; i >= 0; i--) {
+        return coversRecent(iova, access, size);
+    }
+
+    /** As {@link #covers}, looking at the newest {@code n} mappings only: bounded work for the hot path. */
+    boolean coversRecent(long iova, Access access, int n) {
+        for (int i = size - 1, end = Math.max(0, size - n); i >= end; i--) {
             int s = slot(i);
             if (Long.compareUnsigned(first[s], iova) <= 0 && Long.compareUnsigned(iova, last[s]) <= 0
                     && (perm[s] & access.code()) == access.code()) {

@@ -6,6 +6,7 @@ import io.vhost4j.cli.bench.Figure;
 import io.vhost4j.cli.bench.IoctlBench;
 import io.vhost4j.cli.bench.MissBench;
 import io.vhost4j.cli.bench.Progress;
+import io.vhost4j.cli.bench.ViommuBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -25,7 +26,9 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: ioctl cost (API, bare FFM downcall, C), TX/RX frames/s (64 and 1500 bytes,"
                 + " IOTLB off and on), IOTLB misses served per second and their latency (4 KiB mappings,"
-                + " invalidation every 32 frames, 1 and N devices on one manager thread), heap bytes per miss."
+                + " invalidation every 32 frames, 1 and N devices on one manager thread), heap bytes per miss,"
+                + " JIT state and profile of the miss path (JFR), and a guest-like vIOMMU workload (strict and lazy"
+                + " invalidation; C loop vs Java exact, coalescing, coalescing+prefetch)."
                 + " With --c-library (built by ci/bench) the same syscalls in plain C run side by side. Needs root.",
         footer = {"", ExitCodes.HELP})
 final class BenchCommand implements Callable<Integer> {
@@ -34,6 +37,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--seconds", defaultValue = "2", description = "Seconds per throughput measurement (default ${DEFAULT-VALUE}).")
     double seconds;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "Alternating Java/C rounds per IOTLB figure, summarised by their median (default ${DEFAULT-VALUE}).")
+    int rounds;
 
     @Option(names = "--devices", defaultValue = "64", description = "Devices for the many-device IOTLB run (default ${DEFAULT-VALUE}).")
     int devices;
@@ -49,14 +55,18 @@ final class BenchCommand implements Callable<Integer> {
         if (seconds <= 0) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--seconds must be > 0");
         }
+        if (rounds < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--rounds must be >= 1");
+        }
         Progress progress = new Progress(spec.commandLine().getErr());
         List<Figure> figures = new ArrayList<>();
         try (CLoop c = cLibrary == null ? null : new CLoop(cLibrary)) {
             progress.say("ioctl(VHOST_GET_FEATURES) cost");
             figures.addAll(IoctlBench.run(c));
             figures.addAll(new DataPathBench(seconds).run(progress));
-            MissBench misses = new MissBench(seconds);
+            MissBench misses = new MissBench(seconds, rounds);
             figures.addAll(misses.oneDevice(c, progress));
+            figures.addAll(new ViommuBench(seconds, rounds).run(c, progress));
             if (devices > 1) {
                 figures.add(misses.manyDevices(devices, progress));
             }

@@ -17,6 +17,7 @@ public final class CLoop implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MethodHandle getFeatures;
     private final MethodHandle serveMisses;
+    private final MethodHandle serveMissesByTable;
 
     /** Loads the library at {@code path}. */
     public CLoop(Path path) {
@@ -26,7 +27,19 @@ public final class CLoop implements AutoCloseable {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG));
         serveMisses = l.downcallHandle(c.findOrThrow("cbench_serve_misses"), FunctionDescriptor.of(JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS));
+        serveMissesByTable = l.downcallHandle(c.findOrThrow("cbench_serve_misses_table"), FunctionDescriptor.of(
+                JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
+                ADDRESS, ADDRESS, JAVA_LONG));
     }
+
+    /** Slots of the counters the miss loops fill as they run. */
+    public static final int COUNTERS = 3;
+    /** Counter slot: misses answered. */
+    public static final int ANSWERED = 0;
+    /** Counter slot: total service nanoseconds of the answered misses. */
+    public static final int SERVICE_NANOS = 1;
+    /** Counter slot: misses refused (no mapping). */
+    public static final int REFUSED = 2;
 
     /** Nanoseconds for {@code n} {@code ioctl(VHOST_GET_FEATURES)} calls on {@code fd} in a C loop. */
     public long getFeaturesNanos(int fd, long n) {
@@ -44,8 +57,8 @@ public final class CLoop implements AutoCloseable {
 
     /**
      * Serves {@code vhostFd}'s IOTLB misses in C until {@code stopFd} is signalled: IOVA = GPA + {@code iovaOffset}
-     * over one window of guest memory at {@code userBase}, in {@code granule} pieces. {@code counters} receives
-     * the misses served [0] and the total service nanoseconds [1] as it runs.
+     * over one window of guest memory at {@code userBase}, in {@code granule} pieces. {@code counters}
+     * ({@link #COUNTERS} longs) receives the misses answered and refused and the service time as it runs.
      *
      * @return 0, or the C loop's negative errno
      */
@@ -54,6 +67,21 @@ public final class CLoop implements AutoCloseable {
         try {
             return (int) serveMisses.invokeExact(vhostFd, stopFd, iovaOffset, gpaBase, size, userBase, granule,
                     v2 ? 1 : 0, counters);
+        } catch (Throwable t) {
+            throw new IllegalStateException("C miss loop failed", t);
+        }
+    }
+
+    /**
+     * As {@link #serveMisses}, translating through a {@link io.vhost4j.testkit.VirtualIommu}'s page table
+     * ({@code table}, {@code pages} entries from IOVA {@code base}), one page per UPDATE (exact). The service time of
+     * answered miss {@code i} goes to {@code samples[i % samples.length]}.
+     */
+    public int serveMissesByTable(int vhostFd, int stopFd, MemorySegment table, long base, long pages, long gpaBase,
+                                  long size, long userBase, boolean v2, MemorySegment counters, MemorySegment samples) {
+        try {
+            return (int) serveMissesByTable.invokeExact(vhostFd, stopFd, table, base, pages, gpaBase, size, userBase,
+                    v2 ? 1 : 0, counters, samples, samples.byteSize() / 8);
         } catch (Throwable t) {
             throw new IllegalStateException("C miss loop failed", t);
         }

@@ -12,7 +12,7 @@ import io.vhost4j.testkit.NetLoopback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
-import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -25,9 +25,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * then many devices on one manager thread.
  */
 public final class MissBench {
-    private static final Duration WAIT = Duration.ofSeconds(5);
-    private static final int ROUNDS = 3;
-    private static final int BATCH = 32;
+    private static final String LOOP_THREAD = "bench-iotlb";
     private static final NetDriver.Config IOVA_CONFIG =
             NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
 
@@ -43,43 +41,34 @@ public final class MissBench {
                           double meanServiceMicros) {}
 
     /**
-     * What the Java round also measures.
+     * What the profiled Java round (not one of the measured rounds) shows.
      *
      * @param p50Micros       median service time
      * @param p99Micros       99th percentile service time
      * @param bytesPerMiss    heap bytes the manager thread allocated per miss
      * @param missesCounted   the misses that figure is over
+     * @param samples         where the manager thread's time went (JFR)
      */
-    public record ManagerDetail(double p50Micros, double p99Micros, double bytesPerMiss, long missesCounted) {}
+    public record ManagerDetail(double p50Micros, double p99Micros, double bytesPerMiss, long missesCounted,
+                                Profile.Samples samples) {}
+
+    /**
+     * The JIT's state around the measured rounds.
+     *
+     * @param warmupSeconds      how long the warm-up ran until C2 had compiled the whole miss path
+     * @param notCompiled        miss-path methods still not in C2 code when the measured rounds began (the warm-up
+     *                           gives up after a minute)
+     * @param compiledInWindows  miss-path methods whose first C2 code came during a measured window
+     */
+    public record JitState(double warmupSeconds, List<String> notCompiled, List<String> compiledInWindows) {}
 
     private final double seconds;
-    private ManagerDetail detail;
+    private final int rounds;
 
-    /** Measurements of {@code seconds} each, after a warm-up. */
-    public MissBench(double seconds) {
+    /** Measurements of {@code seconds} each, after a warm-up, medians of {@code rounds} alternating rounds. */
+    public MissBench(double seconds, int rounds) {
         this.seconds = seconds;
-    }
-
-    /** TX frames in batches of 32 on every loop, each batch flushed, then {@code afterBatch}; returns frames. */
-    private static long churn(List<NetLoopback> loops, Runnable afterBatch, double seconds) throws Exception {
-        MemorySegment frame = Arena.ofAuto().allocate(64);
-        MemorySegment.copy(loops.get(0).frame(0, 64), 0, frame, 0, 64);
-        long deadline = System.nanoTime() + (long) (seconds * 1e9), frames = 0;
-        while (System.nanoTime() < deadline) {
-            for (NetLoopback l : loops) {
-                for (int i = 0; i < BATCH; i++) {
-                    l.driver().transmit(frame, WAIT);
-                }
-            }
-            for (NetLoopback l : loops) {
-                if (!l.driver().flushTx(WAIT)) {
-                    throw new IllegalStateException("TX stalled: misses not served");
-                }
-            }
-            frames += (long) BATCH * loops.size();
-            afterBatch.run();
-        }
-        return frames;
+        this.rounds = rounds;
     }
 
     private interface Invalidation {
@@ -104,17 +93,35 @@ public final class MissBench {
         return l.memory().regions().get(0).size();
     }
 
-    /** One device, the Java manager driven on a thread of ours (a VMM invalidates through the manager). */
-    public MissRun javaRound(boolean keepDetail) throws Exception {
-        try (IotlbManager m = IotlbManager.create(null); NetLoopback l = NetLoopback.open(IOVA_CONFIG, "vhb%d")) {
-            ManagedDevice md = l.startWithIotlb(m, l.offsetTranslator(4096));
-            AtomicBoolean stop = new AtomicBoolean(), counting = new AtomicBoolean();
-            long[] alloc = new long[2]; // bytes, misses: written by the loop thread, read after join
-            Thread loopThread = Thread.ofPlatform().name("bench-iotlb").start(() -> {
+    /** One device and its manager, served on a thread of ours that counts its own heap allocation. */
+    private static final class JavaRig implements AutoCloseable {
+        final IotlbManager manager = IotlbManager.create(null);
+        final NetLoopback loop;
+        final ManagedDevice md;
+        final Runnable invalidate;
+        private final AtomicBoolean stop = new AtomicBoolean(), counting = new AtomicBoolean();
+        private final long[] alloc = new long[2]; // bytes, misses: written by the loop thread, read after join
+        private final Thread loopThread;
+
+        JavaRig() throws Exception {
+            NetLoopback l = null;
+            try {
+                l = NetLoopback.open(IOVA_CONFIG, "vhb%d");
+                md = l.startWithIotlb(manager, l.offsetTranslator(4096));
+            } catch (Exception | Error e) {
+                if (l != null) {
+                    l.close();
+                }
+                manager.close();
+                throw e;
+            }
+            loop = l;
+            invalidate = unchecked(() -> md.invalidate(windowIova(), windowSize(loop)));
+            loopThread = Thread.ofPlatform().name(LOOP_THREAD).start(() -> {
                 var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
                 boolean started = false;
                 while (!stop.get()) {
-                    m.processReady(50);
+                    manager.processReady(50);
                     if (!started && counting.get()) {
                         started = true;
                         alloc[0] = mx.getCurrentThreadAllocatedBytes();
@@ -124,29 +131,78 @@ public final class MissBench {
                 alloc[0] = mx.getCurrentThreadAllocatedBytes() - alloc[0];
                 alloc[1] = md.stats().misses() - alloc[1];
             });
-            Runnable invalidate = unchecked(() -> md.invalidate(windowIova(), windowSize(l)));
-            churn(List.of(l), invalidate, 2); // warm-up
-            md.resetLatency();
-            counting.set(true);
-            DeviceStats s0 = md.stats();
-            long t0 = System.nanoTime();
-            long frames = churn(List.of(l), invalidate, seconds);
-            double secs = (System.nanoTime() - t0) / 1e9;
-            DeviceStats s1 = md.stats();
+        }
+
+        long churn(double secs) throws Exception {
+            return Churn.tx(List.of(loop), invalidate, secs);
+        }
+
+        /** Heap bytes per miss since counting began, and the misses; only after {@link #close()}. */
+        long[] allocation() {
+            return alloc;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
             stop.set(true);
             loopThread.join();
+            loop.close();
+            manager.close();
+        }
+    }
+
+    /** Churns until C2 has compiled the whole miss path, or a minute passed; returns the seconds it took. */
+    private static double warmUpUntilCompiled(Profile profile) throws Exception {
+        long t0 = System.nanoTime();
+        try (JavaRig r = new JavaRig()) {
+            while (!profile.notCompiled().isEmpty() && System.nanoTime() - t0 < 60_000_000_000L) {
+                r.churn(1);
+            }
+        }
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** One measured Java round; its window goes to {@code windows}. */
+    public MissRun javaRound(List<Instant[]> windows) throws Exception {
+        try (JavaRig r = new JavaRig()) {
+            r.churn(2); // warm-up
+            r.md.resetLatency();
+            DeviceStats s0 = r.md.stats();
+            Instant from = Instant.now();
+            long t0 = System.nanoTime();
+            long frames = r.churn(seconds);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            windows.add(new Instant[] {from, Instant.now()});
+            DeviceStats s1 = r.md.stats();
             if (s1.faults() != 0) {
                 throw new IllegalStateException(s1.faults() + " misses unanswered");
             }
             long misses = s1.misses() - s0.misses();
-            if (keepDetail) {
-                detail = new ManagerDetail(s1.latency().p50Nanos() / 1e3, s1.latency().p99Nanos() / 1e3,
-                        alloc[1] == 0 ? 0 : alloc[0] / (double) alloc[1], alloc[1]);
-            }
             return new MissRun(misses / secs, frames / secs,
                     misses == 0 ? 0 : (s1.duplicates() - s0.duplicates()) / (double) misses,
                     s1.latency().meanNanos() / 1e3);
         }
+    }
+
+    /** A Java round outside the medians: the manager thread sampled by JFR, its heap allocation counted. */
+    private ManagerDetail profiledRound(Profile profile) throws Exception {
+        DeviceStats s;
+        Profile.Samples samples;
+        JavaRig r = new JavaRig();
+        try {
+            r.churn(1);
+            r.md.resetLatency();
+            r.counting.set(true);
+            profile.sample(LOOP_THREAD);
+            r.churn(seconds);
+            s = r.md.stats();
+        } finally {
+            r.close();
+        }
+        samples = profile.stopSampling();
+        long[] alloc = r.allocation();
+        return new ManagerDetail(s.latency().p50Nanos() / 1e3, s.latency().p99Nanos() / 1e3,
+                alloc[1] == 0 ? 0 : alloc[0] / (double) alloc[1], alloc[1], samples);
     }
 
     /** One device, misses served by the C loop on a thread of ours (invalidations written directly). */
@@ -155,7 +211,7 @@ public final class MissBench {
              EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
             ManagedDevice md = l.startWithIotlb(m, l.offsetTranslator(4096)); // maps the used rings
             md.unregister();
-            MemorySegment counters = a.allocate(JAVA_LONG, 2);
+            MemorySegment counters = a.allocate(JAVA_LONG, CLoop.COUNTERS);
             long ubase = l.memory().regions().get(0).segment().address();
             int[] rc = new int[1];
             Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() ->
@@ -163,12 +219,12 @@ public final class MissBench {
                             windowSize(l), ubase, 4096L, l.net().iotlbMessagesV2(), counters));
             Runnable invalidate = unchecked(() ->
                     l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l))));
-            churn(List.of(l), invalidate, 2); // warm-up, as for Java
-            long m0 = counters.getAtIndex(JAVA_LONG, 0), n0 = counters.getAtIndex(JAVA_LONG, 1);
+            Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
+            long m0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
             long t0 = System.nanoTime();
-            long frames = churn(List.of(l), invalidate, seconds);
+            long frames = Churn.tx(List.of(l), invalidate, seconds);
             double secs = (System.nanoTime() - t0) / 1e9;
-            long m1 = counters.getAtIndex(JAVA_LONG, 0), n1 = counters.getAtIndex(JAVA_LONG, 1);
+            long m1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
             stopFd.signal();
             server.join();
             if (rc[0] != 0) {
@@ -178,34 +234,61 @@ public final class MissBench {
         }
     }
 
-    /** Alternating Java and C rounds on one device; {@code c} may be {@code null}. */
+    /**
+     * Alternating Java and C rounds on one device, after a warm-up that lasts until C2 has compiled the miss path,
+     * then one profiled Java round; {@code c} may be {@code null}.
+     */
     public List<Figure> oneDevice(CLoop c, Progress progress) throws Exception {
-        Samples jm = new Samples(ROUNDS), jf = new Samples(ROUNDS), dup = new Samples(ROUNDS), js = new Samples(ROUNDS);
-        Samples cm = new Samples(ROUNDS), cf = new Samples(ROUNDS), cs = new Samples(ROUNDS);
-        for (int round = 0; round < ROUNDS; round++) {
-            String of = " (round " + (round + 1) + "/" + ROUNDS + ")";
-            progress.say("IOTLB misses, 1 device, Java manager" + of);
-            MissRun j = javaRound(round == ROUNDS - 1);
-            jm.add(j.missesPerSecond());
-            jf.add(j.framesPerSecond());
-            dup.add(j.duplicateShare());
-            js.add(j.meanServiceMicros());
-            if (c != null) {
-                progress.say("IOTLB misses, 1 device, plain C miss loop in the same process" + of);
-                MissRun r = cRound(c);
-                cm.add(r.missesPerSecond());
-                cf.add(r.framesPerSecond());
-                cs.add(r.meanServiceMicros());
+        Samples jm = new Samples(rounds), jf = new Samples(rounds), dup = new Samples(rounds), js = new Samples(rounds);
+        Samples cm = new Samples(rounds), cf = new Samples(rounds), cs = new Samples(rounds);
+        JitState jit;
+        ManagerDetail detail;
+        try (Profile profile = Profile.start()) {
+            progress.say("IOTLB misses: warm-up until C2 has compiled the miss path (JFR)");
+            double warm = warmUpUntilCompiled(profile);
+            List<String> notCompiled = profile.notCompiled();
+            List<Instant[]> windows = new ArrayList<>();
+            for (int round = 0; round < rounds; round++) {
+                String of = " (round " + (round + 1) + "/" + rounds + ")";
+                progress.say("IOTLB misses, 1 device, Java manager" + of);
+                MissRun j = javaRound(windows);
+                jm.add(j.missesPerSecond());
+                jf.add(j.framesPerSecond());
+                dup.add(j.duplicateShare());
+                js.add(j.meanServiceMicros());
+                if (c != null) {
+                    progress.say("IOTLB misses, 1 device, plain C miss loop in the same process" + of);
+                    MissRun r = cRound(c);
+                    cm.add(r.missesPerSecond());
+                    cf.add(r.framesPerSecond());
+                    cs.add(r.meanServiceMicros());
+                }
             }
+            progress.say("IOTLB misses, 1 device, Java manager sampled by JFR (not in the medians)");
+            detail = profiledRound(profile);
+            java.util.Set<String> inWindows = new java.util.TreeSet<>();
+            for (Instant[] w : windows) {
+                inWindows.addAll(profile.compiledWithin(w[0], w[1]));
+            }
+            jit = new JitState(warm, notCompiled, List.copyOf(inWindows));
         }
-        String median = "median of " + ROUNDS;
+        String median = "median of " + rounds;
         List<Figure> figures = new ArrayList<>();
+        figures.add(Figure.javaOnly("jit.miss_path.warmup_s", "warm-up until C2 compiled the miss path ("
+                + Profile.MISS_PATH.size() + " methods, own or inlined; JFR)", jit.warmupSeconds(), "s",
+                (jit.notCompiled().isEmpty() ? "all compiled before the measured rounds"
+                        : "still not compiled: " + jit.notCompiled())
+                + (jit.compiledInWindows().isEmpty() ? "; none compiled during a measured window"
+                        : "; compiled during a measured window: " + jit.compiledInWindows())));
         figures.add(Figure.javaOnly("iotlb.miss.p50_us", "IOTLB miss p50 (Java manager)", detail.p50Micros(), "µs",
                 "read MISS -> UPDATE written"));
         figures.add(Figure.javaOnly("iotlb.miss.p99_us", "IOTLB miss p99 (Java manager)", detail.p99Micros(), "µs",
                 null));
         figures.add(Figure.javaOnly("iotlb.miss.heap_bytes", "heap allocated per miss (manager thread, steady state)",
                 detail.bytesPerMiss(), "bytes/miss", detail.missesCounted() + " misses"));
+        Profile.Samples p = detail.samples();
+        figures.add(Figure.javaOnly("profile.iotlb_thread.native_share", "manager thread samples in native code"
+                + " (system calls), JFR", 100 * p.nativeShare(), "%", p.samples() + " samples; top: " + p.hottest()));
         figures.add(new Figure("iotlb.one_device.misses_per_s", "IOTLB misses served, 1 device (4 KiB maps,"
                 + " invalidate/32 frames; " + median + ")", jm.median(), c == null ? null : cm.median(), "misses/s",
                 null));
@@ -237,10 +320,10 @@ public final class MissBench {
                         mds.get(i).invalidate(windowIova(), windowSize(loops.get(i)));
                     }
                 });
-                churn(loops, () -> { }, 1);
+                Churn.tx(loops, () -> { }, 1);
                 long misses0 = mds.stream().mapToLong(d -> d.stats().misses()).sum();
                 long t0 = System.nanoTime();
-                long frames = churn(loops, invalidateAll, seconds);
+                long frames = Churn.tx(loops, invalidateAll, seconds);
                 double secs = (System.nanoTime() - t0) / 1e9;
                 long misses = mds.stream().mapToLong(d -> d.stats().misses()).sum() - misses0;
                 long faults = mds.stream().mapToLong(d -> d.stats().faults()).sum();

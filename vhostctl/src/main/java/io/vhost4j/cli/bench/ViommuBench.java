@@ -1,0 +1,205 @@
+package io.vhost4j.cli.bench;
+
+import io.vhost4j.EventFd;
+import io.vhost4j.IotlbMessage;
+import io.vhost4j.iotlb.DeviceStats;
+import io.vhost4j.iotlb.IotlbManager;
+import io.vhost4j.iotlb.ManagedDevice;
+import io.vhost4j.iotlb.MappingPolicy;
+import io.vhost4j.testkit.DmaWindow;
+import io.vhost4j.testkit.NetDriver;
+import io.vhost4j.testkit.NetLoopback;
+import io.vhost4j.testkit.VirtualIommu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A vIOMMU workload that looks like a Linux guest's: TX of 64-byte frames in batches of 32, each batch published with
+ * one kick (a loaded guest's {@code xmit_more}), through a driver that maps
+ * every buffer before posting it and unmaps it after use ({@link VirtualIommu}: top-down IOVAs, recently freed ones
+ * reused first), in <em>strict</em> mode (each unmap invalidated at once) and <em>lazy</em> mode (one invalidation of
+ * the streaming area per {@value #LAZY_FLUSH_PAGES} unmapped pages or 10 ms). The misses are served by the plain-C
+ * loop (exact: one page per UPDATE, as QEMU answers) and by the Java manager under three {@link MappingPolicy}s, in
+ * alternating rounds.
+ */
+public final class ViommuBench {
+    private static final int STREAMING_PAGES = 4096;
+    private static final int LAZY_FLUSH_PAGES = 256;
+    private static final Duration LAZY_FLUSH_AFTER = Duration.ofMillis(10);
+    private static final int SAMPLES = 1 << 16;
+    private static final NetDriver.Config CONFIG =
+            NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
+
+    /** Who serves the misses. */
+    enum Server {
+        C_LOOP("C loop", null),
+        EXACT("exact", MappingPolicy.exact()),
+        COALESCING("coalescing", MappingPolicy.coalescing()),
+        COALESCING_PREFETCH("coalescing_prefetch", MappingPolicy.coalescing().withPrefetch(8));
+
+        final String key;
+        final MappingPolicy policy;
+
+        Server(String key, MappingPolicy policy) {
+            this.key = key;
+            this.policy = policy;
+        }
+    }
+
+    /**
+     * One round.
+     *
+     * @param framesPerSecond TX frames passed per second
+     * @param missesPer1000   MISS messages read per 1000 frames (answered or not)
+     * @param p99Micros       99th percentile of read MISS -> UPDATE written
+     * @param stalePer1000    of the misses, those refused as stale duplicates (Java) or refused at all (C)
+     */
+    public record Run(double framesPerSecond, double missesPer1000, double p99Micros, double stalePer1000) {}
+
+    private final double seconds;
+    private final int rounds;
+
+    /** Measurements of {@code seconds} each, medians of {@code rounds} alternating rounds. */
+    public ViommuBench(double seconds, int rounds) {
+        this.seconds = seconds;
+        this.rounds = rounds;
+    }
+
+    private static VirtualIommu viommu(NetLoopback l, VirtualIommu.Mode mode) {
+        return l.viommu(mode, STREAMING_PAGES, LAZY_FLUSH_PAGES, LAZY_FLUSH_AFTER);
+    }
+
+    /** One round of {@code server} in {@code mode}; {@code c} is needed for {@link Server#C_LOOP}. */
+    Run round(VirtualIommu.Mode mode, Server server, CLoop c) throws Exception {
+        try (NetLoopback l = NetLoopback.open(CONFIG, "vhb%d"); VirtualIommu v = viommu(l, mode);
+             IotlbManager m = IotlbManager.create(null)) {
+            if (server == Server.C_LOOP) {
+                ManagedDevice md = l.startWithViommu(m, v, MappingPolicy.exact()); // maps the used rings
+                md.unregister();
+                v.invalidateWith((iova, size) -> l.net().writeIotlb(IotlbMessage.invalidate(iova, size)));
+                return cRound(l, v, c);
+            }
+            ManagedDevice md = l.startWithViommu(m, v, server.policy);
+            m.start();
+            Churn.tx(List.of(l), () -> { }, 1, true); // warm-up
+            md.resetLatency();
+            DeviceStats s0 = md.stats();
+            long t0 = System.nanoTime();
+            long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            DeviceStats s1 = md.stats();
+            long refused = s1.faults() - s0.faults(), stale = s1.staleMisses() - s0.staleMisses();
+            if (refused != stale) {
+                throw new IllegalStateException((refused - stale) + " misses unanswered");
+            }
+            return new Run(frames / secs, 1000.0 * (s1.misses() - s0.misses()) / frames,
+                    s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames);
+        }
+    }
+
+    private Run cRound(NetLoopback l, VirtualIommu v, CLoop c) throws Exception {
+        try (EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
+            MemorySegment counters = a.allocate(JAVA_LONG, CLoop.COUNTERS);
+            MemorySegment samples = a.allocate(JAVA_LONG, SAMPLES);
+            var region = l.memory().regions().get(0);
+            int[] rc = new int[1];
+            Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() ->
+                    rc[0] = c.serveMissesByTable(l.net().fd(), stopFd.fd(), v.table(), v.base(), v.pages(),
+                            NetLoopback.GUEST_BASE, region.size(), region.segment().address(),
+                            l.net().iotlbMessagesV2(), counters, samples));
+            try {
+                Churn.tx(List.of(l), () -> { }, 1, true); // warm-up, as for Java
+                long a0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r0 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
+                long t0 = System.nanoTime();
+                long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                long a1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r1 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
+                return new Run(frames / secs, 1000.0 * (a1 - a0 + r1 - r0) / frames, p99Micros(samples, a0, a1),
+                        1000.0 * (r1 - r0) / frames);
+            } finally {
+                stopFd.signal();
+                server.join();
+                if (rc[0] != 0) {
+                    throw new IllegalStateException("C miss loop failed: " + rc[0]);
+                }
+            }
+        }
+    }
+
+    /** The p99 of the service times of answered misses {@code from} (inclusive) to {@code to}, as far as kept. */
+    private static double p99Micros(MemorySegment samples, long from, long to) {
+        long first = Math.max(from, to - SAMPLES);
+        int n = (int) (to - first);
+        if (n <= 0) {
+            return 0;
+        }
+        long[] v = new long[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = samples.getAtIndex(JAVA_LONG, (first + i) % SAMPLES);
+        }
+        Arrays.sort(v);
+        return v[Math.min(n - 1, (int) Math.ceil(0.99 * n) - 1)] / 1e3;
+    }
+
+    /** Alternating rounds of every server in both modes; {@code c} may be {@code null} (Java only). */
+    public List<Figure> run(CLoop c, Progress progress) throws Exception {
+        List<Server> servers = new ArrayList<>(List.of(Server.values()));
+        if (c == null) {
+            servers.remove(Server.C_LOOP);
+        }
+        List<Figure> figures = new ArrayList<>();
+        Map<VirtualIommu.Mode, Map<Server, Samples[]>> all = new EnumMap<>(VirtualIommu.Mode.class);
+        for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
+            Map<Server, Samples[]> per = new EnumMap<>(Server.class);
+            for (Server s : servers) {
+                per.put(s, new Samples[] {new Samples(rounds), new Samples(rounds), new Samples(rounds),
+                        new Samples(rounds)});
+            }
+            all.put(mode, per);
+        }
+        for (int round = 0; round < rounds; round++) {
+            for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
+                for (Server s : servers) {
+                    progress.say("guest-like vIOMMU, " + mode.name().toLowerCase() + ", " + s.key + " (round "
+                            + (round + 1) + "/" + rounds + ")");
+                    Run r = round(mode, s, c);
+                    Samples[] x = all.get(mode).get(s);
+                    x[0].add(r.framesPerSecond());
+                    x[1].add(r.missesPer1000());
+                    x[2].add(r.p99Micros());
+                    x[3].add(r.stalePer1000());
+                }
+            }
+        }
+        String median = "median of " + rounds;
+        for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
+            String m = mode.name().toLowerCase();
+            Samples[] cs = all.get(mode).get(Server.C_LOOP);
+            for (Server s : servers) {
+                if (s == Server.C_LOOP) {
+                    continue;
+                }
+                Samples[] js = all.get(mode).get(s);
+                String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.policy;
+                figures.add(new Figure(key + ".frames_per_s", "TX 64 B frames/s, " + who + " (" + median + ")",
+                        js[0].median(), cs == null ? null : cs[0].median(), "frames/s", null));
+                figures.add(new Figure(key + ".misses_per_1000_frames", "misses per 1000 frames, " + who,
+                        js[1].median(), cs == null ? null : cs[1].median(), "misses",
+                        String.format("stale duplicates: Java %.1f, C refused %.1f per 1000 frames", js[3].median(),
+                                cs == null ? Double.NaN : cs[3].median())));
+                figures.add(new Figure(key + ".p99_us", "miss service p99, " + who, js[2].median(),
+                        cs == null ? null : cs[2].median(), "µs", null));
+            }
+        }
+        return figures;
+    }
+}
