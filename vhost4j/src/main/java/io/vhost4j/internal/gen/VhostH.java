@@ -798,6 +798,15 @@ public class VhostH extends VhostH$shared {
     public static int VIRTIO_NET_HDR_GSO_ECN() {
         return VIRTIO_NET_HDR_GSO_ECN;
     }
+    private static final int IFF_TUN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IFF_TUN 1
+     * }
+     */
+    public static int IFF_TUN() {
+        return IFF_TUN;
+    }
     private static final int IFF_TAP = (int)2L;
     /**
      * {@snippet lang=c :
@@ -824,6 +833,42 @@ public class VhostH extends VhostH$shared {
      */
     public static int IFF_VNET_HDR() {
         return IFF_VNET_HDR;
+    }
+    private static final int IFF_MULTI_QUEUE = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define IFF_MULTI_QUEUE 256
+     * }
+     */
+    public static int IFF_MULTI_QUEUE() {
+        return IFF_MULTI_QUEUE;
+    }
+    private static final int IFF_ATTACH_QUEUE = (int)512L;
+    /**
+     * {@snippet lang=c :
+     * #define IFF_ATTACH_QUEUE 512
+     * }
+     */
+    public static int IFF_ATTACH_QUEUE() {
+        return IFF_ATTACH_QUEUE;
+    }
+    private static final int IFF_DETACH_QUEUE = (int)1024L;
+    /**
+     * {@snippet lang=c :
+     * #define IFF_DETACH_QUEUE 1024
+     * }
+     */
+    public static int IFF_DETACH_QUEUE() {
+        return IFF_DETACH_QUEUE;
+    }
+    private static final int IFF_PERSIST = (int)2048L;
+    /**
+     * {@snippet lang=c :
+     * #define IFF_PERSIST 2048
+     * }
+     */
+    public static int IFF_PERSIST() {
+        return IFF_PERSIST;
     }
     private static final int TUN_F_CSUM = (int)1L;
     /**
@@ -869,6 +914,42 @@ public class VhostH extends VhostH$shared {
      */
     public static int TUN_F_UFO() {
         return TUN_F_UFO;
+    }
+    private static final int VIRTIO_VSOCK_F_SEQPACKET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_VSOCK_F_SEQPACKET 1
+     * }
+     */
+    public static int VIRTIO_VSOCK_F_SEQPACKET() {
+        return VIRTIO_VSOCK_F_SEQPACKET;
+    }
+    private static final int SOL_SOCKET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SOL_SOCKET 1
+     * }
+     */
+    public static int SOL_SOCKET() {
+        return SOL_SOCKET;
+    }
+    private static final int VMADDR_CID_LOCAL = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VMADDR_CID_LOCAL 1
+     * }
+     */
+    public static int VMADDR_CID_LOCAL() {
+        return VMADDR_CID_LOCAL;
+    }
+    private static final int VMADDR_CID_HOST = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VMADDR_CID_HOST 2
+     * }
+     */
+    public static int VMADDR_CID_HOST() {
+        return VMADDR_CID_HOST;
     }
     private static final int SIOCGIFFLAGS = (int)35091L;
     /**
@@ -2229,6 +2310,150 @@ public class VhostH extends VhostH$shared {
     public static int EHWPOISON() {
         return EHWPOISON;
     }
+    private static final int VIRTIO_VSOCK_EVENT_TRANSPORT_RESET = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_event_id.VIRTIO_VSOCK_EVENT_TRANSPORT_RESET = 0
+     * }
+     */
+    public static int VIRTIO_VSOCK_EVENT_TRANSPORT_RESET() {
+        return VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
+    }
+    private static final int VIRTIO_VSOCK_TYPE_STREAM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_type.VIRTIO_VSOCK_TYPE_STREAM = 1
+     * }
+     */
+    public static int VIRTIO_VSOCK_TYPE_STREAM() {
+        return VIRTIO_VSOCK_TYPE_STREAM;
+    }
+    private static final int VIRTIO_VSOCK_TYPE_SEQPACKET = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_type.VIRTIO_VSOCK_TYPE_SEQPACKET = 2
+     * }
+     */
+    public static int VIRTIO_VSOCK_TYPE_SEQPACKET() {
+        return VIRTIO_VSOCK_TYPE_SEQPACKET;
+    }
+    private static final int VIRTIO_VSOCK_OP_INVALID = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_INVALID = 0
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_INVALID() {
+        return VIRTIO_VSOCK_OP_INVALID;
+    }
+    private static final int VIRTIO_VSOCK_OP_REQUEST = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_REQUEST = 1
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_REQUEST() {
+        return VIRTIO_VSOCK_OP_REQUEST;
+    }
+    private static final int VIRTIO_VSOCK_OP_RESPONSE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_RESPONSE = 2
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_RESPONSE() {
+        return VIRTIO_VSOCK_OP_RESPONSE;
+    }
+    private static final int VIRTIO_VSOCK_OP_RST = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_RST = 3
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_RST() {
+        return VIRTIO_VSOCK_OP_RST;
+    }
+    private static final int VIRTIO_VSOCK_OP_SHUTDOWN = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_SHUTDOWN = 4
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_SHUTDOWN() {
+        return VIRTIO_VSOCK_OP_SHUTDOWN;
+    }
+    private static final int VIRTIO_VSOCK_OP_RW = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_RW = 5
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_RW() {
+        return VIRTIO_VSOCK_OP_RW;
+    }
+    private static final int VIRTIO_VSOCK_OP_CREDIT_UPDATE = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_CREDIT_UPDATE = 6
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_CREDIT_UPDATE() {
+        return VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+    }
+    private static final int VIRTIO_VSOCK_OP_CREDIT_REQUEST = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_op.VIRTIO_VSOCK_OP_CREDIT_REQUEST = 7
+     * }
+     */
+    public static int VIRTIO_VSOCK_OP_CREDIT_REQUEST() {
+        return VIRTIO_VSOCK_OP_CREDIT_REQUEST;
+    }
+    private static final int VIRTIO_VSOCK_SHUTDOWN_RCV = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_shutdown.VIRTIO_VSOCK_SHUTDOWN_RCV = 1
+     * }
+     */
+    public static int VIRTIO_VSOCK_SHUTDOWN_RCV() {
+        return VIRTIO_VSOCK_SHUTDOWN_RCV;
+    }
+    private static final int VIRTIO_VSOCK_SHUTDOWN_SEND = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_shutdown.VIRTIO_VSOCK_SHUTDOWN_SEND = 2
+     * }
+     */
+    public static int VIRTIO_VSOCK_SHUTDOWN_SEND() {
+        return VIRTIO_VSOCK_SHUTDOWN_SEND;
+    }
+    private static final int VIRTIO_VSOCK_SEQ_EOM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_rw.VIRTIO_VSOCK_SEQ_EOM = 1
+     * }
+     */
+    public static int VIRTIO_VSOCK_SEQ_EOM() {
+        return VIRTIO_VSOCK_SEQ_EOM;
+    }
+    private static final int VIRTIO_VSOCK_SEQ_EOR = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum virtio_vsock_rw.VIRTIO_VSOCK_SEQ_EOR = 2
+     * }
+     */
+    public static int VIRTIO_VSOCK_SEQ_EOR() {
+        return VIRTIO_VSOCK_SEQ_EOR;
+    }
+    private static final int SOCK_STREAM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_STREAM = 1
+     * }
+     */
+    public static int SOCK_STREAM() {
+        return SOCK_STREAM;
+    }
     private static final int SOCK_DGRAM = (int)2L;
     /**
      * {@snippet lang=c :
@@ -2247,6 +2472,15 @@ public class VhostH extends VhostH$shared {
     public static int SOCK_RAW() {
         return SOCK_RAW;
     }
+    private static final int SOCK_SEQPACKET = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_SEQPACKET = 5
+     * }
+     */
+    public static int SOCK_SEQPACKET() {
+        return SOCK_SEQPACKET;
+    }
     private static final int SOCK_CLOEXEC = (int)524288L;
     /**
      * {@snippet lang=c :
@@ -2264,6 +2498,69 @@ public class VhostH extends VhostH$shared {
      */
     public static int SOCK_NONBLOCK() {
         return SOCK_NONBLOCK;
+    }
+    private static final int MSG_DONTWAIT = (int)64L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_DONTWAIT = 64
+     * }
+     */
+    public static int MSG_DONTWAIT() {
+        return MSG_DONTWAIT;
+    }
+    private static final int MSG_NOSIGNAL = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_NOSIGNAL = 16384
+     * }
+     */
+    public static int MSG_NOSIGNAL() {
+        return MSG_NOSIGNAL;
+    }
+    private static final int MSG_CMSG_CLOEXEC = (int)1073741824L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_CMSG_CLOEXEC = 1073741824
+     * }
+     */
+    public static int MSG_CMSG_CLOEXEC() {
+        return MSG_CMSG_CLOEXEC;
+    }
+    private static final int SCM_RIGHTS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SCM_RIGHTS = 1
+     * }
+     */
+    public static int SCM_RIGHTS() {
+        return SCM_RIGHTS;
+    }
+    private static final int SHUT_RD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SHUT_RD = 0
+     * }
+     */
+    public static int SHUT_RD() {
+        return SHUT_RD;
+    }
+    private static final int SHUT_WR = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SHUT_WR = 1
+     * }
+     */
+    public static int SHUT_WR() {
+        return SHUT_WR;
+    }
+    private static final int SHUT_RDWR = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SHUT_RDWR = 2
+     * }
+     */
+    public static int SHUT_RDWR() {
+        return SHUT_RDWR;
     }
     private static final int IFF_UP = (int)1L;
     /**
@@ -2868,6 +3165,15 @@ public class VhostH extends VhostH$shared {
     public static long TUNSETIFF() {
         return TUNSETIFF;
     }
+    private static final long TUNSETPERSIST = 1074025675L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETPERSIST 1074025675
+     * }
+     */
+    public static long TUNSETPERSIST() {
+        return TUNSETPERSIST;
+    }
     private static final long TUNGETFEATURES = 2147767503L;
     /**
      * {@snippet lang=c :
@@ -2886,6 +3192,42 @@ public class VhostH extends VhostH$shared {
     public static long TUNSETOFFLOAD() {
         return TUNSETOFFLOAD;
     }
+    private static final long TUNGETIFF = 2147767506L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNGETIFF 2147767506
+     * }
+     */
+    public static long TUNGETIFF() {
+        return TUNGETIFF;
+    }
+    private static final long TUNGETSNDBUF = 2147767507L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNGETSNDBUF 2147767507
+     * }
+     */
+    public static long TUNGETSNDBUF() {
+        return TUNGETSNDBUF;
+    }
+    private static final long TUNSETSNDBUF = 1074025684L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETSNDBUF 1074025684
+     * }
+     */
+    public static long TUNSETSNDBUF() {
+        return TUNSETSNDBUF;
+    }
+    private static final long TUNGETVNETHDRSZ = 2147767511L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNGETVNETHDRSZ 2147767511
+     * }
+     */
+    public static long TUNGETVNETHDRSZ() {
+        return TUNGETVNETHDRSZ;
+    }
     private static final long TUNSETVNETHDRSZ = 1074025688L;
     /**
      * {@snippet lang=c :
@@ -2894,6 +3236,24 @@ public class VhostH extends VhostH$shared {
      */
     public static long TUNSETVNETHDRSZ() {
         return TUNSETVNETHDRSZ;
+    }
+    private static final long TUNSETQUEUE = 1074025689L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETQUEUE 1074025689
+     * }
+     */
+    public static long TUNSETQUEUE() {
+        return TUNSETQUEUE;
+    }
+    private static final int AF_UNIX = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_UNIX 1
+     * }
+     */
+    public static int AF_UNIX() {
+        return AF_UNIX;
     }
     private static final int AF_INET = (int)2L;
     /**
@@ -2912,6 +3272,33 @@ public class VhostH extends VhostH$shared {
      */
     public static int AF_PACKET() {
         return AF_PACKET;
+    }
+    private static final int AF_VSOCK = (int)40L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_VSOCK 40
+     * }
+     */
+    public static int AF_VSOCK() {
+        return AF_VSOCK;
+    }
+    private static final int VMADDR_CID_ANY = (int)4294967295L;
+    /**
+     * {@snippet lang=c :
+     * #define VMADDR_CID_ANY 4294967295
+     * }
+     */
+    public static int VMADDR_CID_ANY() {
+        return VMADDR_CID_ANY;
+    }
+    private static final int VMADDR_PORT_ANY = (int)4294967295L;
+    /**
+     * {@snippet lang=c :
+     * #define VMADDR_PORT_ANY 4294967295
+     * }
+     */
+    public static int VMADDR_PORT_ANY() {
+        return VMADDR_PORT_ANY;
     }
     private static final int IFNAMSIZ = (int)16L;
     /**
