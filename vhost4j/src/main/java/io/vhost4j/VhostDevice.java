@@ -47,9 +47,55 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
 
     VhostDevice(String path, DeviceKind kind) throws VhostException {
+        this(Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC()), kind);
+    }
+
+    /** The owned descriptor, for this library's other classes ({@link FdPassing}). */
+    Fd handle() {
+        return fd;
+    }
+
+    VhostDevice(Fd fd, DeviceKind kind) {
         this.kind = kind;
-        this.fd = Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC());
+        this.fd = fd;
         this.iotlb = new IotlbChannel(fd);
+    }
+
+    /**
+     * Checks that {@code fd}, a descriptor opened elsewhere (e.g. received from a privileged helper), is a vhost
+     * device of {@code kind}, and takes ownership of it: it must answer {@code VHOST_GET_FEATURES}, and offer
+     * {@code VHOST_NET_F_VIRTIO_NET_HDR} exactly when it is vhost-net (no other vhost device does). Its path (from
+     * {@code /proc/self/fd}) names it in messages. It must be non-blocking for the IOTLB manager ({@code O_NONBLOCK},
+     * as {@code open} here sets it): it is set if missing.
+     *
+     * @throws IllegalArgumentException if it is not such a device
+     */
+    static Fd adoptChecked(int fd, DeviceKind kind) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a file descriptor: " + fd);
+        }
+        String path;
+        try {
+            path = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("fd " + fd + " is not open", e);
+        }
+        MemorySegment s = Sys.scratch();
+        int rc = Sys.ioctl(fd, VHOST_GET_FEATURES(), s);
+        if (rc < 0) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + ") is not a vhost device (VHOST_GET_FEATURES: "
+                    + Errors.name(-rc) + ")");
+        }
+        boolean net = (s.get(JAVA_LONG, 0) & (1L << VHOST_NET_F_VIRTIO_NET_HDR())) != 0;
+        if (net != (kind == DeviceKind.NET) || (kind == DeviceKind.VSOCK && !path.contains("vsock"))) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + ") is not a " + kind.defaultPath()
+                    + " device");
+        }
+        int flags = Sys.fcntl(fd, F_GETFL(), 0);
+        if (flags >= 0 && (flags & O_NONBLOCK()) == 0) {
+            Sys.fcntl(fd, F_SETFL(), flags | O_NONBLOCK()); // the IOTLB channel's reads must never block
+        }
+        return Fd.adopt(fd, path);
     }
 
     /** Opens a vhost device of a kind this library has no class for (queue indexes checked as u16). */

@@ -15,6 +15,20 @@ public final class VhostVsock extends VhostDevice {
         super(path, DeviceKind.VSOCK);
     }
 
+    private VhostVsock(io.vhost4j.internal.sys.Fd fd) {
+        super(fd, DeviceKind.VSOCK);
+    }
+
+    /**
+     * Takes ownership of {@code fd}, a vhost-vsock descriptor opened elsewhere (e.g. received with
+     * {@link FdPassing}): checked to be vhost-vsock.
+     *
+     * @throws IllegalArgumentException if {@code fd} is not a vhost-vsock device
+     */
+    public static VhostVsock adopt(int fd) {
+        return new VhostVsock(adoptChecked(fd, DeviceKind.VSOCK));
+    }
+
     /** Opens {@code /dev/vhost-vsock}. */
     public static VhostVsock open() throws VhostException {
         return open(DeviceKind.VSOCK.defaultPath());

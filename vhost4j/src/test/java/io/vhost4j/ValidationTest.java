@@ -86,6 +86,34 @@ class ValidationTest {
         rejected("interface name", () -> Tap.create(""));
         rejected("interface name", () -> Tap.create("a-name-that-is-too-long"));
         rejected("interface name", () -> Tap.create("bad/name"));
+        rejected("interface name", () -> Tap.attach("", TapOptions.defaults()));
+        rejected("queues", () -> Tap.createMultiQueue("vq%d", 0, TapOptions.defaults()));
+        rejected("queues", () -> Tap.createMultiQueue("vq%d", Tap.MAX_QUEUES + 1, TapOptions.defaults()));
+        rejected("not a file descriptor", () -> Tap.adopt(-1));
+    }
+
+    @Test
+    void tapOptionsFollowTheKernelsRulesBeforeAnyCall() {
+        rejected("vnet header size 8", () -> TapOptions.defaults().withVnetHeaderSize(8));
+        rejected("need CSUM", () -> TapOptions.defaults().withOffloads(TapOffload.TSO4));
+        rejected("TSO_ECN needs TSO4 or TSO6", () -> TapOptions.defaults().withOffloads(TapOffload.CSUM,
+                TapOffload.TSO_ECN));
+        rejected("USO4 and USO6 go together", () -> TapOptions.defaults().withOffloads(TapOffload.CSUM,
+                TapOffload.USO4));
+        rejected("send buffer -1", () -> TapOptions.defaults().withSendBuffer(-1));
+        TapOptions ok = TapOptions.defaults().withOffloads(TapOffload.CSUM, TapOffload.TSO4, TapOffload.TSO6)
+                .withVnetHeaderSize(10).withSendBuffer(1 << 20).withPersistent(true);
+        assertEquals(java.util.Set.of(TapOffload.CSUM, TapOffload.TSO4, TapOffload.TSO6), ok.offloads());
+        assertEquals(0x01 | 0x02 | 0x04, TapOffload.bits(ok.offloads()));
+        assertEquals(0x60, TapOffload.bits(java.util.Set.of(TapOffload.USO4, TapOffload.USO6)));
+    }
+
+    @Test
+    void aDescriptorThatIsNotATapIsRefused() throws Exception {
+        try (EventFd e = EventFd.create()) {
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> Tap.adopt(e.fd()));
+            assertTrue(x.getMessage().contains("is not a tap"), x.getMessage());
+        }
     }
 
     @Test

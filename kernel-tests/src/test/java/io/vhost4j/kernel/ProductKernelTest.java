@@ -35,6 +35,20 @@ class ProductKernelTest {
 
     /** Runs {@code command} in {@code dir} with a minimal environment: no JAVA_HOME, no JDK on the PATH. */
     private static Run run(Path dir, List<String> command) throws IOException, InterruptedException {
+        return finish(start(dir, command), command);
+    }
+
+    private static Run finish(Process p, List<String> command) throws IOException, InterruptedException {
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(900, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail("timed out: " + command);
+        }
+        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    /** Starts {@code command} as {@link #run} runs it, without waiting. */
+    private static Process start(Path dir, List<String> command) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
         Map<String, String> env = pb.environment();
         String emulatorOpts = env.get("VHOSTCTL_JAVA_OPTS"); // set by ci/vm-run only, for its emulator
@@ -44,13 +58,18 @@ class ProductKernelTest {
         if (emulatorOpts != null) {
             env.put("VHOSTCTL_JAVA_OPTS", emulatorOpts);
         }
-        Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(900, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            fail("timed out: " + command);
+        return pb.start();
+    }
+
+    /** The distribution unpacked into a fresh directory anyone may read; returns its {@code bin/vhostctl}. */
+    private static Path unpacked(String prefix) throws Exception {
+        Path dir = Files.createTempDirectory(prefix);
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Run untar = run(dir, List.of("tar", "-xzf", required("vhost4j.dist").toString()));
+        assertEquals(0, untar.code(), untar.output());
+        try (var s = Files.list(dir)) {
+            return s.findFirst().orElseThrow().resolve("bin/vhostctl");
         }
-        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
     }
 
     private static Path required(String property) {
@@ -111,6 +130,29 @@ class ProductKernelTest {
         assertEquals(4, r.code(), r.output());
         assertTrue(r.output().contains("EACCES") && r.output().contains("read/write access to /dev/vhost-net"),
                 r.output());
+    }
+
+    @Test
+    void anUnprivilegedVmmRunsTheSelftestOnDescriptorsAPrivilegedHelperPassed() throws Exception {
+        Path vhostctl = unpacked("vhostctl-fdpass");
+        Path sockets = Files.createTempDirectory("vmm-sockets");
+        Files.setPosixFilePermissions(sockets, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path socket = sockets.resolve("vmm.sock");
+        // The VMM: nobody, no capability; it could not open /dev/vhost-net, /dev/net/tun or a packet socket itself.
+        List<String> vmm = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                vhostctl.toString(), "selftest", "--frames", "100", "--fds-from", socket.toString());
+        Process receiver = start(sockets, vmm);
+        // The helper: root opens two vhost-net devices, two taps and a packet socket on each, sends them, exits.
+        Run helper = run(sockets, List.of(vhostctl.toString(), "pass-fds", "--to", socket.toString(), "--pairs", "2",
+                "--packet-socket", "--tap", "vfp%d", "--timeout", "120"));
+        Run r = finish(receiver, vmm);
+        assertEquals(0, helper.code(), helper.output());
+        assertTrue(helper.output().contains("sent 6 descriptors") && helper.output().contains("vhost-net.1"),
+                helper.output());
+        assertEquals(0, r.code(), "the unprivileged selftest: " + r.output());
+        assertTrue(r.output().contains("selftest passed") && r.output().contains("RX, IOTLB on"), r.output());
+        assertFalse(r.output().contains("FAIL"), r.output());
+        assertFalse(Files.exists(socket), "the socket file is removed after the handover");
     }
 
     @Test

@@ -4,10 +4,13 @@ import io.vhost4j.BackendFeature;
 import io.vhost4j.DeviceKind;
 import io.vhost4j.EventFd;
 import io.vhost4j.Features;
+import io.vhost4j.NetBackend;
 import io.vhost4j.NetFeature;
+import io.vhost4j.PacketBackend;
 import io.vhost4j.Tap;
 import io.vhost4j.VhostException;
 import io.vhost4j.VhostNet;
+import io.vhost4j.VhostFeature;
 import io.vhost4j.VirtioFeature;
 
 import java.io.IOException;
@@ -25,7 +28,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  *
  * <p>Lifecycle: {@link #create} lays out the rings and buffers; {@link #configure()} does every ioctl up
  * to the backend (owner, features, memory table, rings, eventfds) and posts the RX buffers;
- * {@link #attach(Tap)} starts both queues on a tap; {@link #detach()} stops them, keeping ring state, so
+ * {@link #attach(NetBackend)} starts both queues on a tap (or another backend); {@link #detach()} stops them, keeping ring state, so
  * {@link #attach} can resume. With the device IOTLB on, the used rings must be mapped between
  * {@code configure()} and {@code attach()} (see {@link #usedRings()}). One thread drives a driver.
  */
@@ -110,6 +113,7 @@ public final class NetDriver implements AutoCloseable {
     private final long[] txIovaOfHead, rxIovaOfHead; // with a mapper: each chain's mapped address
     private final int[] txLengthOfHead;
     private DmaMapper mapper;
+    private boolean vhostHeader;
     private int freeTxCount;
     private long framesSent, framesReceived, bytesSent, bytesReceived;
     private int lastNumBuffers;
@@ -186,6 +190,9 @@ public final class NetDriver implements AutoCloseable {
         }
         if (config.dma().kind() == io.vhost4j.AddressKind.IOVA) {
             f = f.with(VirtioFeature.ACCESS_PLATFORM);
+        }
+        if (vhostHeader) {
+            f = f.with(VhostFeature.NET_VIRTIO_NET_HDR);
         }
         return f;
     }
@@ -277,12 +284,30 @@ public final class NetDriver implements AutoCloseable {
         tx.forceKick();
     }
 
-    /** Starts both queues on {@code tap} ({@code VHOST_NET_SET_BACKEND}); kicks RX so posted buffers are seen. */
-    public void attach(Tap tap) throws VhostException {
-        device.setBackend(VhostNet.RX, tap);
-        device.setBackend(VhostNet.TX, tap);
+    /**
+     * Starts both queues on {@code backend} ({@code VHOST_NET_SET_BACKEND}); kicks RX so posted buffers are seen.
+     * A {@link PacketBackend} needs {@link #vhostAddsHeader()} before {@link #configure()}.
+     */
+    public void attach(NetBackend backend) throws VhostException {
+        if (backend instanceof PacketBackend && !vhostHeader) {
+            throw new IllegalStateException("a packet socket has no vnet header: call vhostAddsHeader() before"
+                    + " configure()");
+        }
+        device.setBackend(VhostNet.RX, backend);
+        device.setBackend(VhostNet.TX, backend);
         rx.kick();
         tx.kick();
+    }
+
+    /**
+     * Acks {@link VhostFeature#NET_VIRTIO_NET_HDR}: vhost-net adds and strips the virtio-net header itself, for a
+     * backend that carries none (a {@link PacketBackend}). Call before {@link #configure()}.
+     */
+    public void vhostAddsHeader() {
+        if (acked != null) {
+            throw new IllegalStateException("the driver is configured already: call vhostAddsHeader() before configure()");
+        }
+        vhostHeader = true;
     }
 
     /** Stops both queues ({@code VHOST_NET_SET_BACKEND -1}); the rings keep their state for a later attach. */

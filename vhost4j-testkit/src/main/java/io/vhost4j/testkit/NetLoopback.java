@@ -2,6 +2,7 @@ package io.vhost4j.testkit;
 
 import io.vhost4j.testkit.PacketSocket;
 import io.vhost4j.Tap;
+import io.vhost4j.TapOptions;
 import io.vhost4j.VhostException;
 import io.vhost4j.VhostNet;
 import io.vhost4j.iotlb.IotlbManager;
@@ -13,12 +14,8 @@ import io.vhost4j.iotlb.Translator;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.time.Duration;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 /**
  * vhost-net driven end to end without a VM: a {@link NetDriver} in its own {@link GuestMemory}, a
@@ -29,12 +26,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  */
 public final class NetLoopback implements AutoCloseable {
     /** EtherType of the loopback's frames (IEEE local experimental). */
-    public static final int ETHER_TYPE = 0x88B5;
+    public static final int ETHER_TYPE = Frames.ETHER_TYPE;
     /** IOVA minus GPA used when the device IOTLB is on ({@link DmaWindow#iova}): IOVAs never equal GPAs. */
     public static final long IOVA_OFFSET = 0x10_0000_0000L;
     /** Guest-physical base of the driver's memory. */
     public static final long GUEST_BASE = 0x4000_0000L;
-    private static final ValueLayoutHolder BE = new ValueLayoutHolder();
 
     private final VhostNet net;
     private final GuestMemory memory;
@@ -46,10 +42,6 @@ public final class NetLoopback implements AutoCloseable {
     private final MemorySegment got = arena.allocate(65536);
     private int foreignFrames;
 
-    private static final class ValueLayoutHolder {
-        final java.lang.foreign.ValueLayout.OfInt i32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-        final java.lang.foreign.ValueLayout.OfShort u16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    }
 
     private NetLoopback(VhostNet net, GuestMemory memory, Tap tap, PacketSocket peer, NetDriver driver) {
         this.net = net;
@@ -62,9 +54,15 @@ public final class NetLoopback implements AutoCloseable {
     /**
      * Opens {@code /dev/vhost-net}, maps the driver's memory, creates a tap (named from {@code tapName},
      * e.g. {@code "vt%d"}) and its packet socket. Nothing is configured yet: call
-     * {@link NetDriver#configure()} and {@link NetDriver#attach(Tap)} (or {@link #start()}).
+     * {@link NetDriver#configure()} and {@link NetDriver#attach(io.vhost4j.NetBackend)} (or {@link #start()}).
      */
     public static NetLoopback open(NetDriver.Config config, String tapName) throws VhostException {
+        return open(config, tapName, TapOptions.defaults());
+    }
+
+    /** As {@link #open(NetDriver.Config, String)}, the tap set up as {@code tapOptions} say. */
+    public static NetLoopback open(NetDriver.Config config, String tapName, TapOptions tapOptions)
+            throws VhostException {
         VhostNet n = null;
         GuestMemory m = null;
         Tap t = null;
@@ -72,7 +70,7 @@ public final class NetLoopback implements AutoCloseable {
         try {
             n = VhostNet.open();
             m = GuestMemory.allocate(GUEST_BASE, config.memoryNeeded());
-            t = Tap.create(tapName);
+            t = Tap.create(tapName, tapOptions);
             p = PacketSocket.open(t, ETHER_TYPE);
             return new NetLoopback(n, m, t, p, NetDriver.create(n, m, GUEST_BASE, config));
         } catch (VhostException | RuntimeException e) {
@@ -85,9 +83,25 @@ public final class NetLoopback implements AutoCloseable {
     }
 
     /**
+     * A loopback over devices opened elsewhere (e.g. received from a privileged helper, so that this process needs
+     * no privilege): {@code net}, {@code tap} and a packet socket {@code peer} on the tap for
+     * {@link #ETHER_TYPE}; this loopback owns them from now on. Only the guest memory is new.
+     */
+    public static NetLoopback of(NetDriver.Config config, VhostNet net, Tap tap, PacketSocket peer)
+            throws VhostException {
+        GuestMemory m = GuestMemory.allocate(GUEST_BASE, config.memoryNeeded());
+        try {
+            return new NetLoopback(net, m, tap, peer, NetDriver.create(net, m, GUEST_BASE, config));
+        } catch (VhostException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
      * IOTLB on: {@link NetDriver#configure()}, registers the device with {@code manager} (guest memory: this
      * loopback's), maps both used rings through {@code translator} (they must be mapped before the backend
-     * starts), then {@link NetDriver#attach(Tap)}. The driver's config must use an IOVA {@link DmaWindow}.
+     * starts), then {@link NetDriver#attach(io.vhost4j.NetBackend)}. The driver's config must use an IOVA {@link DmaWindow}.
      *
      * @throws IllegalStateException if the used rings could not be mapped (the fault went to the listener)
      */
@@ -150,7 +164,7 @@ public final class NetLoopback implements AutoCloseable {
                 granule, io.vhost4j.Access.RW);
     }
 
-    /** {@link NetDriver#configure()} then {@link NetDriver#attach(Tap)}: IOTLB off, ready for traffic. */
+    /** {@link NetDriver#configure()} then {@link NetDriver#attach(io.vhost4j.NetBackend)}: IOTLB off, ready for traffic. */
     public NetLoopback start() throws VhostException {
         driver.configure();
         driver.attach(tap);
@@ -170,22 +184,14 @@ public final class NetLoopback implements AutoCloseable {
     /** Frames of other EtherTypes that reached the RX queue (the host's own traffic), skipped. */
     public int foreignFrames() { return foreignFrames; }
 
-    /** Frame sizes cycle through 60..1514 bytes as {@code seq} grows. */
+    /** Frame sizes cycle through 60..1514 bytes as {@code seq} grows ({@link Frames#sizeOf}). */
     public static int sizeOf(int seq) {
-        return 60 + (seq * 379) % (NetDriver.MAX_FRAME - 60 + 1);
+        return Frames.sizeOf(seq);
     }
 
     /** Frame {@code seq} of {@code size} bytes (valid until the next call). */
     public MemorySegment frame(int seq, int size) {
-        MemorySegment f = frame.asSlice(0, size);
-        byte[] macs = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
-        MemorySegment.copy(MemorySegment.ofArray(macs), 0, f, 0, 12);
-        f.set(BE.u16, 12, (short) ETHER_TYPE);
-        f.set(BE.i32, 14, seq);
-        for (int i = 18; i < size; i++) {
-            f.set(JAVA_BYTE, i, (byte) (seq * 31 + i * 7));
-        }
-        return f;
+        return Frames.fill(frame.asSlice(0, size), seq, false);
     }
 
     /** Frame {@code seq} of {@link #sizeOf(int)} bytes. */
@@ -209,11 +215,12 @@ public final class NetLoopback implements AutoCloseable {
             if (n < 0) {
                 throw new FrameCheckException("frame " + seq + " never reached the RX queue");
             }
-            if (n >= 14 && Short.toUnsignedInt(got.get(BE.u16, 12)) == ETHER_TYPE) {
-                check(seq, n, "RX queue");
-                return;
+            if (Frames.check(got, n, false, "RX queue") < 0) {
+                foreignFrames++;
+                continue;
             }
-            foreignFrames++;
+            check(seq, n, "RX queue");
+            return;
         }
     }
 
@@ -223,19 +230,10 @@ public final class NetLoopback implements AutoCloseable {
     }
 
     private void check(int seq, int n, String where) throws FrameCheckException {
-        int size = sizeOf(seq);
-        MemorySegment expected = frame(seq, size);
-        int gotSeq = n >= 18 ? got.get(BE.i32, 14) : -1;
+        int gotSeq = Frames.check(got, n, false, where);
         if (gotSeq != seq) {
             throw new FrameCheckException("expected frame " + seq + " on the " + where + ", got frame " + gotSeq
                     + " (lost or out of order)");
-        }
-        if (n != size) {
-            throw new FrameCheckException("frame " + seq + " on the " + where + " has " + n + " bytes, sent " + size);
-        }
-        long at = expected.mismatch(got.asSlice(0, n));
-        if (at >= 0) {
-            throw new FrameCheckException("frame " + seq + " on the " + where + " differs at byte " + at);
         }
     }
 
@@ -285,7 +283,7 @@ public final class NetLoopback implements AutoCloseable {
     public static final class FrameCheckException extends IOException {
         private static final long serialVersionUID = 1L;
 
-        FrameCheckException(String message) {
+        public FrameCheckException(String message) {
             super(message);
         }
     }

@@ -5,6 +5,7 @@ import io.vhost4j.VhostException;
 import io.vhost4j.internal.gen.sockaddr_ll;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.RawSockets;
 import io.vhost4j.internal.sys.Sys;
 
 import java.lang.foreign.Arena;
@@ -33,25 +34,33 @@ public final class PacketSocket implements AutoCloseable {
 
     /** Binds a non-blocking packet socket to {@code tap} for frames of {@code etherType}. */
     public static PacketSocket open(Tap tap, int etherType) throws VhostException {
-        if (etherType <= 0 || etherType > 0xffff) {
-            throw new IllegalArgumentException("EtherType " + etherType + " out of range 1..0xffff");
+        return new PacketSocket(RawSockets.openBound(tap.ifindex(), tap.name(), etherType, true));
+    }
+
+    /**
+     * Takes ownership of {@code fd}, a packet socket opened elsewhere (e.g. by a privileged helper that passed it):
+     * checked with {@code getsockname} to be {@code AF_PACKET}, and made non-blocking.
+     *
+     * @throws IllegalArgumentException if it is not a packet socket
+     */
+    public static PacketSocket adopt(int fd) {
+        MemorySegment sa = Sys.scratch().asSlice(0, sockaddr_ll.sizeof());
+        MemorySegment len = Sys.scratch().asSlice(sockaddr_ll.sizeof(), 4);
+        int rc = Sys.getsockname(fd, sa, len);
+        if (rc < 0 || Short.toUnsignedInt(sockaddr_ll.sll_family(sa)) != AF_PACKET()) {
+            throw new IllegalArgumentException("fd " + fd + " is not a packet socket"
+                    + (rc < 0 ? " (getsockname: " + Errors.name(-rc) + ")" : ""));
         }
-        short proto = Short.reverseBytes((short) etherType);
-        int s = Errors.check(Sys.socket(AF_PACKET(), SOCK_RAW() | SOCK_NONBLOCK() | SOCK_CLOEXEC(),
-                Short.toUnsignedInt(proto)), "socket(AF_PACKET)", tap.name());
-        Fd fd = Fd.adopt(s, tap.name());
-        try {
-            MemorySegment sa = Sys.scratch().asSlice(0, sockaddr_ll.sizeof());
-            sa.fill((byte) 0);
-            sockaddr_ll.sll_family(sa, (short) AF_PACKET());
-            sockaddr_ll.sll_protocol(sa, proto);
-            sockaddr_ll.sll_ifindex(sa, tap.ifindex());
-            Errors.check(Sys.bind(fd.number(), sa), "bind(AF_PACKET)", tap.name());
-            return new PacketSocket(fd);
-        } catch (VhostException | RuntimeException e) {
-            fd.close();
-            throw e;
+        int flags = Sys.fcntl(fd, F_GETFL(), 0);
+        if (flags >= 0) {
+            Sys.fcntl(fd, F_SETFL(), flags | O_NONBLOCK());
         }
+        return new PacketSocket(Fd.adopt(fd, "packet socket " + sockaddr_ll.sll_ifindex(sa)));
+    }
+
+    /** The raw descriptor number (to pass it to another process). */
+    public int fd() {
+        return fd.number();
     }
 
     /**

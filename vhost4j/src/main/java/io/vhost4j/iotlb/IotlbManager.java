@@ -44,7 +44,9 @@ public final class IotlbManager implements AutoCloseable {
     private final IotlbFaultListener listener;
     private final Fd epoll;
     private final EventFd wakeup;
-    private final Arena arena = Arena.ofShared();
+    // An automatic arena: its segments cost no atomic operation when passed to a system call (a shared arena's
+    // do), and the loop checks {@code closing} before it touches them; the GC frees them with the manager.
+    private final Arena arena = Arena.ofAuto();
     private final MemorySegment events;
     private final MemorySegment readBuf;
     private final MemorySegment writeBuf;
@@ -301,7 +303,6 @@ public final class IotlbManager implements AutoCloseable {
             }
             wakeup.close();
             epoll.close();
-            arena.close();
         }
     }
 }

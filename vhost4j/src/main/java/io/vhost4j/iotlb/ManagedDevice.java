@@ -28,10 +28,26 @@ public final class ManagedDevice {
     private final Translator translator;
     private final MemoryRegion[] guestMemory;
     private final IotlbFaultListener listener;
-    private final Translation translation = new Translation(); // the loop's; prefault makes its own
-    private final MissResolver.Resolution resolution = new MissResolver.Resolution(); // likewise
-    private final MissResolver.Resolution piece = new MissResolver.Resolution();      // the loop's: a neighbour
-    private final MissResolver.Resolution ahead = new MissResolver.Resolution();      // the loop's: prefetching
+    /**
+     * What one thread needs to map: scratch for the translator and the resolver, the message buffer, its syscall
+     * buffers, and the device's descriptor held for the run ({@link IotlbChannel#begin()}). The loop has one for
+     * good; {@code prefault} and {@code retryFaults} make their own. Nothing in it is allocated per miss.
+     */
+    private static final class Work {
+        final Translation translation = new Translation();
+        final MissResolver.Resolution resolution = new MissResolver.Resolution();
+        final MissResolver.Resolution piece = new MissResolver.Resolution();   // a neighbour
+        final MissResolver.Resolution ahead = new MissResolver.Resolution();   // prefetching
+        final Sys.Local local = Sys.local();
+        MemorySegment buf;
+        int held;
+
+        Work(MemorySegment buf) {
+            this.buf = buf;
+        }
+    }
+
+    private Work loopWork; // the loop thread's (created on its first drain)
     /** Held from a translation to the end of its UPDATE's write, and across an INVALIDATE's write. */
     private final Object mapLock = new Object();
     private final MappingPolicy policy;
@@ -86,10 +102,18 @@ public final class ManagedDevice {
             }
             servingThread = Thread.currentThread();
         }
+        if (loopWork == null) {
+            loopWork = new Work(writeBuf);
+        }
+        Work w = loopWork;
+        w.buf = writeBuf;
         int read = 0;
+        boolean held = false;
         try {
+            w.held = channel.begin(); // once for the whole drain: no atomic per message
+            held = true;
             while (true) {
-                long n = channel.read(readBuf);
+                long n = channel.read(w.held, w.local, readBuf);
                 if (n == IotlbChannel.NONE) {
                     return read;
                 }
@@ -111,15 +135,17 @@ public final class ManagedDevice {
                     fault(true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
                     continue;
                 }
-                Access access = Access.of(perm);
-                if (map(iova, access, translation, resolution, piece, writeBuf, true) != 0) {
+                if (map(iova, Access.of(perm), w, true) != 0) {
                     latency.record(System.nanoTime() - received);
                 }
             }
-        } catch (IllegalStateException closed) { // the device was closed during the drain
+        } catch (IllegalStateException closed) { // the device was closed before the drain
             manager.unregister(this);
             return read;
         } finally {
+            if (held) {
+                channel.end();
+            }
             synchronized (this) {
                 servingThread = null;
                 notifyAll();
@@ -134,20 +160,21 @@ public final class ManagedDevice {
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
-    private long map(long iova, Access access, Translation t, MissResolver.Resolution r,
-                     MissResolver.Resolution piece, MemorySegment buf, boolean miss) {
+    private long map(long iova, Access access, Work w, boolean miss) {
+        Translation t = w.translation;
+        MissResolver.Resolution r = w.resolution;
         IotlbFault.Reason failed;
         String why;
         synchronized (mapLock) {
             if (MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
                 if (policy.coalesceBytes() > 0) {
-                    MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, piece);
+                    MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, w.piece);
                 }
                 if (miss && policy.prefetchEntries() > 0) {
                     // Before the answer: the answer wakes the device, which should find the entries ahead mapped.
-                    prefetch(iova, access, r, buf);
+                    prefetch(iova, access, w);
                 }
-                long rc = writeUpdate(r, buf);
+                long rc = writeUpdate(r, w);
                 if (rc >= 0) {
                     recordUpdate(r, miss ? iova : -1, access, false);
                     return r.fromMissed;
@@ -180,7 +207,8 @@ public final class ManagedDevice {
      * downwards by at most a page): the device is walking IOVA space sequentially. Stops at the first entry that
      * does not resolve or that one of the manager's newest mappings covers. Loop thread only, under the mapping lock.
      */
-    private void prefetch(long iova, Access access, MissResolver.Resolution r, MemorySegment buf) {
+    private void prefetch(long iova, Access access, Work w) {
+        MissResolver.Resolution r = w.resolution, ahead = w.ahead;
         int direction = 0;
         if (hasLastMiss) {
             if (Long.compareUnsigned(iova, lastMissLast) > 0 && Long.compareUnsigned(iova - lastMissLast, PAGE) <= 0) {
@@ -198,32 +226,36 @@ public final class ManagedDevice {
         }
         ahead.copyFrom(r);
         for (int i = 0; i < policy.prefetchEntries(); i++) {
-            synchronized (mapLock) {
-                if (!MissResolver.beyond(ahead, direction > 0, access, translator, guestMemory, translation, piece)) {
+            if (!MissResolver.beyond(ahead, direction > 0, access, translator, guestMemory, w.translation, w.piece)) {
+                return;
+            }
+            ahead.copyFrom(w.piece);
+            synchronized (this) {
+                if (view.coversRecent(direction > 0 ? ahead.first : ahead.last(), access, DUPLICATE_WINDOW)) {
                     return;
                 }
-                ahead.copyFrom(piece);
-                synchronized (this) {
-                    if (view.coversRecent(direction > 0 ? ahead.first : ahead.last(), access, DUPLICATE_WINDOW)) {
-                        return;
-                    }
-                }
-                if (policy.coalesceBytes() > 0) {
-                    MissResolver.coalesce(ahead, access, policy.coalesceBytes(), translator, guestMemory, translation,
-                            piece);
-                }
-                if (writeUpdate(ahead, buf) < 0) {
-                    return; // nobody asked for it: a miss will tell if it matters
-                }
-                recordUpdate(ahead, -1, access, true);
+            }
+            if (policy.coalesceBytes() > 0) {
+                MissResolver.coalesce(ahead, access, policy.coalesceBytes(), translator, guestMemory, w.translation,
+                        w.piece);
+            }
+            if (writeUpdate(ahead, w) < 0) {
+                return; // nobody asked for it: a miss will tell if it matters
+            }
+            recordUpdate(ahead, -1, access, true);
+            // The walk goes on from the far end of what was mapped ahead: the device's next miss continues it.
+            if (direction > 0) {
+                lastMissLast = ahead.last();
+            } else {
+                lastMissFirst = ahead.first;
             }
         }
     }
 
-    private long writeUpdate(MissResolver.Resolution r, MemorySegment buf) {
-        IotlbWire.put(buf, device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), r.first, r.size, r.userAddr,
+    private long writeUpdate(MissResolver.Resolution r, Work w) {
+        IotlbWire.put(w.buf, device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), r.first, r.size, r.userAddr,
                 r.perm.code());
-        return channel.write(buf);
+        return channel.write(w.held, w.local, w.buf);
     }
 
     /** Counts an UPDATE written (for the miss of {@code missed}, or -1) and adds it to the view. */
@@ -295,20 +327,23 @@ public final class ManagedDevice {
             pending = java.util.Arrays.copyOf(unanswered, 2 * count);
             unansweredCount = 0;
         }
-        Translation t = new Translation(); // not the loop's: this runs on the caller's thread
-        MissResolver.Resolution r = new MissResolver.Resolution(), piece = new MissResolver.Resolution();
-        MemorySegment buf = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        Work w = new Work(Sys.scratch().asSlice(0, IotlbWire.SIZE)); // not the loop's: the caller's thread
         int answered = 0;
-        for (int i = 0; i < count; i++) {
-            long iova = pending[2 * i];
-            Access access = Access.of((int) pending[2 * i + 1]);
-            if (map(iova, access, t, r, piece, buf, false) != 0) {
-                answered++;
-            } else {
-                synchronized (this) {
-                    remember(iova, access);
+        w.held = channel.begin();
+        try {
+            for (int i = 0; i < count; i++) {
+                long iova = pending[2 * i];
+                Access access = Access.of((int) pending[2 * i + 1]);
+                if (map(iova, access, w, false) != 0) {
+                    answered++;
+                } else {
+                    synchronized (this) {
+                        remember(iova, access);
+                    }
                 }
             }
+        } finally {
+            channel.end();
         }
         return answered;
     }
@@ -326,20 +361,23 @@ public final class ManagedDevice {
      */
     public boolean prefault(long iova, long size, Access access) {
         IotlbMessage.checkRange(iova, size);
-        Translation t = new Translation(); // not the loop's: prefault may run beside it
-        MissResolver.Resolution r = new MissResolver.Resolution(), piece = new MissResolver.Resolution();
-        MemorySegment buf = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+        Work w = new Work(Sys.scratch().asSlice(0, IotlbWire.SIZE)); // not the loop's: prefault may run beside it
         long last = iova + (size - 1);
         long cur = iova;
-        while (true) {
-            long mapped = map(cur, access, t, r, piece, buf, false);
-            if (mapped == 0) {
-                return false;
+        w.held = channel.begin();
+        try {
+            while (true) {
+                long mapped = map(cur, access, w, false);
+                if (mapped == 0) {
+                    return false;
+                }
+                if (Long.compareUnsigned(cur + (mapped - 1), last) >= 0 || cur + mapped == 0) {
+                    return true;
+                }
+                cur += mapped;
             }
-            if (Long.compareUnsigned(cur + (mapped - 1), last) >= 0 || cur + mapped == 0) {
-                return true;
-            }
-            cur += mapped;
+        } finally {
+            channel.end();
         }
     }
 

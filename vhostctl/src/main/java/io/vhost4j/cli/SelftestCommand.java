@@ -1,5 +1,6 @@
 package io.vhost4j.cli;
 
+import io.vhost4j.FdPassing;
 import io.vhost4j.Features;
 import io.vhost4j.VhostNet;
 import io.vhost4j.VirtioFeature;
@@ -10,6 +11,7 @@ import io.vhost4j.iotlb.DeviceStats;
 import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
 import io.vhost4j.testkit.OffsetTranslator;
+import io.vhost4j.testkit.PacketSocket;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -47,6 +49,14 @@ final class SelftestCommand implements Callable<Integer> {
 
     @Option(names = "--frames", defaultValue = "1000", description = "Frames per step and direction (default ${DEFAULT-VALUE}).")
     int frames;
+
+    @Option(names = "--fds-from", paramLabel = "SOCKET", description = "Run unprivileged on descriptors a privileged"
+            + " helper passes: listen on the unix socket SOCKET and wait for `vhostctl pass-fds --to SOCKET --pairs 2"
+            + " --packet-socket` (pair 0 for the steps with the IOTLB off, pair 1 with it on).")
+    java.nio.file.Path fdsFrom;
+
+    @Option(names = "--fds-timeout", defaultValue = "60", description = "Seconds to wait for the helper (default ${DEFAULT-VALUE}).")
+    int fdsTimeout;
 
     @Option(names = "--break", hidden = true, defaultValue = "NONE")
     Break breakOnPurpose;
@@ -88,15 +98,67 @@ final class SelftestCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         List<Step> steps = new ArrayList<>();
-        // Opening the device first gives the clear "no vhost_net" / "permission denied" errors and exit codes.
-        Features offered;
-        try (VhostNet net = VhostNet.open()) {
-            offered = net.getFeatures();
+        try (Loopbacks loops = fdsFrom == null ? new Loopbacks(null) : Loopbacks.received(fdsFrom, fdsTimeout, err)) {
+            run(steps, err, loops);
         }
+        return report(steps);
+    }
+
+    /** Where the loopbacks come from: opened here (root), or made of descriptors a helper passed (unprivileged). */
+    private static final class Loopbacks implements AutoCloseable {
+        private final FdPassing.Received received;
+        private VhostNet first; // vhost-net.0, taken early to read its features
+
+        Loopbacks(FdPassing.Received received) {
+            this.received = received;
+        }
+
+        static Loopbacks received(java.nio.file.Path socket, int seconds, PrintWriter progress) throws Exception {
+            progress.println("selftest: waiting up to " + seconds + " s for descriptors on " + socket + " ...");
+            progress.flush();
+            return new Loopbacks(FdPassing.receive(socket, Duration.ofSeconds(seconds)));
+        }
+
+        /** The features of the device the first loopback will use. */
+        Features offered() throws Exception {
+            if (received == null) {
+                // Opening the device first gives the clear "no vhost_net" / "permission denied" errors and exit codes.
+                try (VhostNet net = VhostNet.open()) {
+                    return net.getFeatures();
+                }
+            }
+            first = received.vhostNet("vhost-net.0");
+            return first.getFeatures();
+        }
+
+        /** Loopback {@code pair} (0: IOTLB off, 1: IOTLB on). */
+        NetLoopback open(int pair, NetDriver.Config config) throws Exception {
+            if (received == null) {
+                return NetLoopback.open(config, "vhst%d");
+            }
+            if (!received.names().contains("packet." + pair) || !received.names().contains("tap." + pair)) {
+                throw new IllegalStateException("the helper passed no packet." + pair + " (vhostctl pass-fds --pairs 2"
+                        + " --packet-socket), only " + received.names());
+            }
+            VhostNet net = pair == 0 && first != null ? first : received.vhostNet("vhost-net." + pair);
+            return NetLoopback.of(config, net, received.tap("tap." + pair),
+                    PacketSocket.adopt(received.take("packet." + pair)));
+        }
+
+        @Override
+        public void close() {
+            if (received != null) {
+                received.close();
+            }
+        }
+    }
+
+    private void run(List<Step> steps, PrintWriter err, Loopbacks loops) throws Exception {
+        Features offered = loops.offered();
         steps.add(new Step("open /dev/vhost-net, features " + offered, offered.has(VirtioFeature.ACCESS_PLATFORM),
                 0, 0, 0, 0, 0, offered.has(VirtioFeature.ACCESS_PLATFORM) ? null : "ACCESS_PLATFORM not offered"));
 
-        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vhst%d").start()) {
+        try (NetLoopback loop = loops.open(0, NetDriver.Config.defaults()).start()) {
             steps.add(step(err, "TX, IOTLB off", null, () -> {
                 if (breakOnPurpose == Break.CORRUPT_FRAME) {
                     MemorySegment bad = loop.frame(0);
@@ -114,8 +176,7 @@ final class SelftestCommand implements Callable<Integer> {
         }
 
         NetDriver.Config iova = NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
-        try (IotlbManager manager = IotlbManager.create(null);
-             NetLoopback loop = NetLoopback.open(iova, "vhst%d")) {
+        try (IotlbManager manager = IotlbManager.create(null); NetLoopback loop = loops.open(1, iova)) {
             OffsetTranslator translator = loop.offsetTranslator(4096);
             if (breakOnPurpose == Break.UNANSWERED_MISS) {
                 long txBuffers = loop.driver().txQueue().descGuestAddr(); // the vIOMMU "loses" the TX descriptors
@@ -132,7 +193,9 @@ final class SelftestCommand implements Callable<Integer> {
                 return frames;
             }));
         }
+    }
 
+    private int report(List<Step> steps) {
         boolean pass = steps.stream().allMatch(Step::pass);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {

@@ -9,7 +9,7 @@ import java.io.PrintWriter;
 /** {@code vhostctl}: probe vhost devices, run the end-to-end selftest, run the benchmarks. */
 @Command(name = "vhostctl", mixinStandardHelpOptions = true, versionProvider = Vhostctl.Version.class,
         description = "Probe and exercise the Linux vhost kernel API (vhost-net, vhost-vsock, device IOTLB).",
-        subcommands = {ProbeCommand.class, SelftestCommand.class, BenchCommand.class,
+        subcommands = {ProbeCommand.class, SelftestCommand.class, BenchCommand.class, PassFdsCommand.class,
                 AutoComplete.GenerateCompletion.class},
         footer = {"", ExitCodes.HELP})
 public final class Vhostctl {

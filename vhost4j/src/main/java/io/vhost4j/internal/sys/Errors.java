@@ -51,6 +51,16 @@ public final class Errors {
                 }
                 return "needs root or CAP_NET_ADMIN (taps, interfaces) / CAP_NET_RAW (packet sockets)";
             }
+            case EINVAL -> {
+                if (operation.equals("TUNSETOFFLOAD")) {
+                    return "this kernel's tun refuses one of these offloads (USO4/USO6 need Linux 6.2+)";
+                }
+            }
+            case EEXIST -> {
+                if (operation.equals("TUNSETIFF")) {
+                    return "an interface of that name exists: Tap.attach() uses an existing tap";
+                }
+            }
             case EBUSY -> {
                 if (vhost && operation.equals("VHOST_SET_OWNER")) {
                     return "the device already has an owner (VHOST_RESET_OWNER first)";

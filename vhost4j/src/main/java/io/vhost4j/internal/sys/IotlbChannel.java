@@ -9,7 +9,9 @@ import static io.vhost4j.internal.gen.VhostH.EAGAIN;
  * descriptor (QEMU keeps this in {@code vhost-backend.c}, apart from the policy). Every call moves one whole
  * message of {@link IotlbWire#SIZE} bytes (v1 or v2 layout, the caller's choice) or reports why not: nothing,
  * an errno, or a short transfer, which the kernel should never do and which is never taken for a message.
- * Each call holds the descriptor ({@link Fd#acquire()}), so a concurrent close cannot redirect it.
+ * Each call holds the descriptor ({@link Fd#acquire()}), so a concurrent close cannot redirect it; a run of calls
+ * (the IOTLB manager's drain) holds it once for all of them: {@link #begin()}, the calls with the number it
+ * returned, {@link #end()}.
  */
 public final class IotlbChannel {
     /** {@link #read}: no message was queued (EAGAIN). */
@@ -31,7 +33,17 @@ public final class IotlbChannel {
      * @throws IllegalStateException if the device was closed
      */
     public long read(MemorySegment buf) {
-        long n = fd.read(buf, IotlbWire.SIZE);
+        int held = begin();
+        try {
+            return read(held, Sys.local(), buf);
+        } finally {
+            end();
+        }
+    }
+
+    /** {@link #read(MemorySegment)} inside a run: {@code held} is what {@link #begin()} returned. */
+    public long read(int held, Sys.Local local, MemorySegment buf) {
+        long n = Sys.read(local, held, buf, IotlbWire.SIZE);
         if (n == -EAGAIN()) {
             return NONE;
         }
@@ -45,8 +57,32 @@ public final class IotlbChannel {
      * @throws IllegalStateException if the device was closed
      */
     public long write(MemorySegment msg) {
-        long n = fd.write(msg, IotlbWire.SIZE);
+        int held = begin();
+        try {
+            return write(held, Sys.local(), msg);
+        } finally {
+            end();
+        }
+    }
+
+    /** {@link #write(MemorySegment)} inside a run: {@code held} is what {@link #begin()} returned. */
+    public long write(int held, Sys.Local local, MemorySegment msg) {
+        long n = Sys.write(local, held, msg, IotlbWire.SIZE);
         return n >= 0 && n != IotlbWire.SIZE ? SHORT : n;
+    }
+
+    /**
+     * Starts a run of calls: holds the descriptor until {@link #end()} and returns its number for them.
+     *
+     * @throws IllegalStateException if the device was closed
+     */
+    public int begin() {
+        return fd.acquire();
+    }
+
+    /** Ends the run {@link #begin()} started. */
+    public void end() {
+        fd.release();
     }
 
     /** The descriptor, for readiness (epoll) only: bracket its use with {@link Fd#acquire()}/{@link Fd#release()}. */

@@ -95,6 +95,20 @@ public final class Sys {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle BIND = downcall("bind",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle FCNTL = downcall("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CONNECT = downcall("connect",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle LISTEN = downcall("listen",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle ACCEPT4 = downcall("accept4",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle SENDMSG = downcall("sendmsg",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle RECVMSG = downcall("recvmsg",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle GETSOCKNAME = downcall("getsockname",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
     private static final MethodHandle STRERROR = downcall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     /** Size of the per-thread {@link #scratch()} buffer. */
@@ -185,8 +199,13 @@ public final class Sys {
 
     /** {@code read(fd, buf, count)}; {@code count} must not exceed the segment's size. */
     public static long read(int fd, MemorySegment buf, long count) {
+        return read(LOCAL.get(), fd, buf, count);
+    }
+
+    /** {@link #read(int, MemorySegment, long)} with this thread's buffers already at hand. */
+    public static long read(Local local, int fd, MemorySegment buf, long count) {
         checkBounds(buf, count);
-        MemorySegment c = LOCAL.get().capture;
+        MemorySegment c = local.capture;
         try {
             long rc;
             do rc = result((long) READ.invokeExact(c, fd, buf, count), c); while (rc == -EINTR);
@@ -201,8 +220,13 @@ public final class Sys {
 
     /** {@code write(fd, buf, count)}; {@code count} must not exceed the segment's size. */
     public static long write(int fd, MemorySegment buf, long count) {
+        return write(LOCAL.get(), fd, buf, count);
+    }
+
+    /** {@link #write(int, MemorySegment, long)} with this thread's buffers already at hand. */
+    public static long write(Local local, int fd, MemorySegment buf, long count) {
         checkBounds(buf, count);
-        MemorySegment c = LOCAL.get().capture;
+        MemorySegment c = local.capture;
         try {
             long rc;
             do rc = result((long) WRITE.invokeExact(c, fd, buf, count), c); while (rc == -EINTR);
@@ -299,6 +323,73 @@ public final class Sys {
         MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) BIND.invokeExact(c, fd, addr, (int) addr.byteSize()), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code fcntl(fd, cmd, arg)} with an int argument. */
+    public static int fcntl(int fd, int cmd, int arg) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            int rc;
+            do rc = result((int) FCNTL.invokeExact(c, fd, cmd, arg), c); while (rc == -EINTR);
+            return rc;
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code connect(fd, addr, addr.byteSize())}; EINTR is reported, not retried (the connection goes on). */
+    public static int connect(int fd, MemorySegment addr) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            return result((int) CONNECT.invokeExact(c, fd, addr, (int) addr.byteSize()), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code listen(fd, backlog)}. */
+    public static int listen(int fd, int backlog) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            return result((int) LISTEN.invokeExact(c, fd, backlog), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code accept4(fd, NULL, NULL, flags)}. */
+    public static int accept4(int fd, int flags) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            int rc;
+            do rc = result((int) ACCEPT4.invokeExact(c, fd, MemorySegment.NULL, MemorySegment.NULL, flags), c);
+            while (rc == -EINTR);
+            return rc;
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code sendmsg(fd, msg, flags)}. */
+    public static long sendmsg(int fd, MemorySegment msg, int flags) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            long rc;
+            do rc = result((long) SENDMSG.invokeExact(c, fd, msg, flags), c); while (rc == -EINTR);
+            return rc;
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code recvmsg(fd, msg, flags)}. */
+    public static long recvmsg(int fd, MemorySegment msg, int flags) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            long rc;
+            do rc = result((long) RECVMSG.invokeExact(c, fd, msg, flags), c); while (rc == -EINTR);
+            return rc;
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code getsockname(fd, addr, &len)} with {@code len} = {@code addr.byteSize()}; returns the length. */
+    public static int getsockname(int fd, MemorySegment addr, MemorySegment len) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            len.set(JAVA_INT, 0, (int) addr.byteSize());
+            int rc = result((int) GETSOCKNAME.invokeExact(c, fd, addr, len), c);
+            return rc < 0 ? rc : len.get(JAVA_INT, 0);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
