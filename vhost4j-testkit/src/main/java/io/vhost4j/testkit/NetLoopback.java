@@ -1,6 +1,8 @@
 package io.vhost4j.testkit;
 
 import io.vhost4j.testkit.PacketSocket;
+import io.vhost4j.NetBackend;
+import io.vhost4j.PacketBackend;
 import io.vhost4j.Tap;
 import io.vhost4j.TapOptions;
 import io.vhost4j.VhostException;
@@ -34,7 +36,7 @@ public final class NetLoopback implements AutoCloseable {
 
     private final VhostNet net;
     private final GuestMemory memory;
-    private final Tap tap;
+    private final NetBackend backend; // a Tap, except for loopbacks over another backend ({@link #over})
     private final PacketSocket peer;
     private final NetDriver driver;
     private final Arena arena = Arena.ofConfined();
@@ -43,10 +45,10 @@ public final class NetLoopback implements AutoCloseable {
     private int foreignFrames;
 
 
-    private NetLoopback(VhostNet net, GuestMemory memory, Tap tap, PacketSocket peer, NetDriver driver) {
+    private NetLoopback(VhostNet net, GuestMemory memory, NetBackend backend, PacketSocket peer, NetDriver driver) {
         this.net = net;
         this.memory = memory;
-        this.tap = tap;
+        this.backend = backend;
         this.peer = peer;
         this.driver = driver;
     }
@@ -89,9 +91,19 @@ public final class NetLoopback implements AutoCloseable {
      */
     public static NetLoopback of(NetDriver.Config config, VhostNet net, Tap tap, PacketSocket peer)
             throws VhostException {
+        return over(config, net, tap, peer);
+    }
+
+    /**
+     * A loopback over any vhost-net backend: a macvtap queue, or a raw packet socket on one end of a link whose
+     * other end {@code peer} is bound to (for {@link #ETHER_TYPE}). It owns them all from now on; a
+     * {@link PacketBackend} makes the driver ack {@code VHOST_NET_F_VIRTIO_NET_HDR} ({@link #start()} does).
+     */
+    public static NetLoopback over(NetDriver.Config config, VhostNet net, NetBackend backend, PacketSocket peer)
+            throws VhostException {
         GuestMemory m = GuestMemory.allocate(GUEST_BASE, config.memoryNeeded());
         try {
-            return new NetLoopback(net, m, tap, peer, NetDriver.create(net, m, GUEST_BASE, config));
+            return new NetLoopback(net, m, backend, peer, NetDriver.create(net, m, GUEST_BASE, config));
         } catch (VhostException | RuntimeException e) {
             m.close();
             throw e;
@@ -125,7 +137,7 @@ public final class NetLoopback implements AutoCloseable {
                         + Long.toHexString(used.deviceAddress()));
             }
         }
-        driver.attach(tap);
+        driver.attach(backend);
         return md;
     }
 
@@ -166,8 +178,11 @@ public final class NetLoopback implements AutoCloseable {
 
     /** {@link NetDriver#configure()} then {@link NetDriver#attach(io.vhost4j.NetBackend)}: IOTLB off, ready for traffic. */
     public NetLoopback start() throws VhostException {
+        if (backend instanceof PacketBackend) {
+            driver.vhostAddsHeader();
+        }
         driver.configure();
-        driver.attach(tap);
+        driver.attach(backend);
         return this;
     }
 
@@ -175,7 +190,20 @@ public final class NetLoopback implements AutoCloseable {
 
     public GuestMemory memory() { return memory; }
 
-    public Tap tap() { return tap; }
+    /**
+     * The tap this loopback runs on.
+     *
+     * @throws IllegalStateException if its backend is not a tap ({@link #backend()})
+     */
+    public Tap tap() {
+        if (backend instanceof Tap t) {
+            return t;
+        }
+        throw new IllegalStateException("this loopback runs on " + backend + ", not a tap");
+    }
+
+    /** The backend of both queues. */
+    public NetBackend backend() { return backend; }
 
     public PacketSocket peer() { return peer; }
 
@@ -203,7 +231,7 @@ public final class NetLoopback implements AutoCloseable {
     public void expectOnTap(int seq, Duration timeout) throws IOException {
         int n = peer.receive(got, timeout);
         if (n < 0) {
-            throw new FrameCheckException("frame " + seq + " never reached the tap " + tap.name());
+            throw new FrameCheckException("frame " + seq + " never reached the peer of " + backend);
         }
         check(seq, n, "tap");
     }
@@ -273,7 +301,10 @@ public final class NetLoopback implements AutoCloseable {
         }
         driver.close();
         peer.close();
-        tap.close();
+        switch (backend) {
+            case Tap t -> t.close();
+            case PacketBackend p -> p.close();
+        }
         net.close();
         memory.close();
         arena.close();

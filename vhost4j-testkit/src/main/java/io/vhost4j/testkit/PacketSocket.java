@@ -34,7 +34,12 @@ public final class PacketSocket implements AutoCloseable {
 
     /** Binds a non-blocking packet socket to {@code tap} for frames of {@code etherType}. */
     public static PacketSocket open(Tap tap, int etherType) throws VhostException {
-        return new PacketSocket(RawSockets.openBound(tap.ifindex(), tap.name(), etherType, true));
+        return open(tap.name(), tap.ifindex(), etherType);
+    }
+
+    /** Binds a non-blocking packet socket to interface {@code name} (index {@code ifindex}) for {@code etherType}. */
+    public static PacketSocket open(String name, int ifindex, int etherType) throws VhostException {
+        return new PacketSocket(RawSockets.openBound(ifindex, name, etherType, true));
     }
 
     /**
