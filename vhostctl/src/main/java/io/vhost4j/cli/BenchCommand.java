@@ -7,6 +7,7 @@ import io.vhost4j.cli.bench.IoctlBench;
 import io.vhost4j.cli.bench.MissBench;
 import io.vhost4j.cli.bench.Progress;
 import io.vhost4j.cli.bench.ViommuBench;
+import io.vhost4j.cli.bench.VsockBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -28,7 +29,7 @@ import java.util.concurrent.Callable;
                 + " IOTLB off and on), IOTLB misses served per second and their latency (4 KiB mappings,"
                 + " invalidation every 32 frames, 1 and N devices on one manager thread), heap bytes per miss,"
                 + " JIT state and profile of the miss path (JFR), and a guest-like vIOMMU workload (strict and lazy"
-                + " invalidation; C loop vs Java exact, coalescing, coalescing+prefetch)."
+                + " invalidation; C loop vs Java exact, coalescing, coalescing+prefetch), vsock stream MB/s."
                 + " With --c-library (built by ci/bench) the same syscalls in plain C run side by side. Needs root.",
         footer = {"", ExitCodes.HELP})
 final class BenchCommand implements Callable<Integer> {
@@ -37,6 +38,13 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--seconds", defaultValue = "2", description = "Seconds per throughput measurement (default ${DEFAULT-VALUE}).")
     double seconds;
+
+    /** The parts of the benchmark, in the order they run. */
+    enum Part { IOCTL, DATAPATH, IOTLB, VIOMMU, DEVICES, VSOCK }
+
+    @Option(names = "--only", split = ",", paramLabel = "PART", description = "Run only these parts (comma-separated:"
+            + " ${COMPLETION-CANDIDATES}); all by default.")
+    java.util.EnumSet<Part> only = java.util.EnumSet.allOf(Part.class);
 
     @Option(names = "--rounds", defaultValue = "5", description = "Alternating Java/C rounds per IOTLB figure, summarised by their median (default ${DEFAULT-VALUE}).")
     int rounds;
@@ -61,14 +69,25 @@ final class BenchCommand implements Callable<Integer> {
         Progress progress = new Progress(spec.commandLine().getErr());
         List<Figure> figures = new ArrayList<>();
         try (CLoop c = cLibrary == null ? null : new CLoop(cLibrary)) {
-            progress.say("ioctl(VHOST_GET_FEATURES) cost");
-            figures.addAll(IoctlBench.run(c));
-            figures.addAll(new DataPathBench(seconds).run(progress));
+            if (only.contains(Part.IOCTL)) {
+                progress.say("ioctl(VHOST_GET_FEATURES) cost");
+                figures.addAll(IoctlBench.run(c));
+            }
+            if (only.contains(Part.DATAPATH)) {
+                figures.addAll(new DataPathBench(seconds).run(progress));
+            }
             MissBench misses = new MissBench(seconds, rounds);
-            figures.addAll(misses.oneDevice(c, progress));
-            figures.addAll(new ViommuBench(seconds, rounds).run(c, progress));
-            if (devices > 1) {
+            if (only.contains(Part.IOTLB)) {
+                figures.addAll(misses.oneDevice(c, progress));
+            }
+            if (only.contains(Part.VIOMMU)) {
+                figures.addAll(new ViommuBench(seconds, rounds).run(c, progress));
+            }
+            if (only.contains(Part.DEVICES) && devices > 1) {
                 figures.add(misses.manyDevices(devices, progress));
+            }
+            if (only.contains(Part.VSOCK)) {
+                figures.addAll(new VsockBench(seconds).run(progress));
             }
         }
         if (json) {

@@ -97,6 +97,8 @@ public final class Sys {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle FCNTL = downcall("fcntl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle SHUTDOWN = downcall("shutdown",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle CONNECT = downcall("connect",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle LISTEN = downcall("listen",
@@ -341,6 +343,14 @@ public final class Sys {
         MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) CONNECT.invokeExact(c, fd, addr, (int) addr.byteSize()), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code shutdown(fd, how)}. */
+    public static int shutdown(int fd, int how) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            return result((int) SHUTDOWN.invokeExact(c, fd, how), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 

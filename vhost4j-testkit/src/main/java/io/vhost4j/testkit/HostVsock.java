@@ -1,0 +1,79 @@
+package io.vhost4j.testkit;
+
+import io.vhost4j.VhostException;
+import io.vhost4j.internal.gen.sockaddr_vm;
+import io.vhost4j.internal.sys.Errors;
+import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.Sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static io.vhost4j.internal.gen.VhostH.*;
+
+/**
+ * The host's end of a vsock connection to a guest ({@code AF_VSOCK}, stream or seqpacket): what a host service
+ * uses to talk to the {@link VsockDriver} over {@code /dev/vhost-vsock}. Blocking calls; one thread each direction
+ * at most.
+ */
+public final class HostVsock implements AutoCloseable {
+    private final Fd fd;
+    // One buffer per direction (a reader and a writer thread never share one); freed by the GC.
+    private final MemorySegment in = Arena.ofAuto().allocate(1 << 16), out = Arena.ofAuto().allocate(1 << 16);
+
+    private HostVsock(Fd fd) {
+        this.fd = fd;
+    }
+
+    /** Connects to {@code port} of guest {@code cid}: a stream socket, or a seqpacket one. */
+    public static HostVsock connect(long cid, int port, boolean seqpacket) throws VhostException {
+        String name = "vsock " + cid + ":" + port;
+        int s = Errors.check(Sys.socket(AF_VSOCK(), (seqpacket ? SOCK_SEQPACKET() : SOCK_STREAM()) | SOCK_CLOEXEC(),
+                0), "socket(AF_VSOCK)", name);
+        Fd fd = Fd.adopt(s, name);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment sa = a.allocate(sockaddr_vm.layout());
+            sockaddr_vm.svm_family(sa, (short) AF_VSOCK());
+            sockaddr_vm.svm_cid(sa, (int) cid);
+            sockaddr_vm.svm_port(sa, port);
+            Errors.check(Sys.connect(fd.number(), sa), "connect", name);
+            return new HostVsock(fd);
+        } catch (VhostException | RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** Writes all of {@code data} (one message on a seqpacket socket). */
+    public void write(byte[] data) throws VhostException {
+        if (data.length > out.byteSize()) {
+            throw new IllegalArgumentException(data.length + " bytes: at most " + out.byteSize() + " per call");
+        }
+        MemorySegment.copy(MemorySegment.ofArray(data), 0, out, 0, data.length);
+        long off = 0;
+        while (off < data.length) {
+            off += Errors.check(fd.write(out.asSlice(off), data.length - off), "write", fd.name());
+        }
+    }
+
+    /** Reads up to {@code max} bytes (one message on a seqpacket socket); an empty array at end of stream. */
+    public byte[] read(int max) throws VhostException {
+        long n = Errors.check(fd.read(in, Math.min(max, in.byteSize())), "read", fd.name());
+        return in.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+    }
+
+    /** Shuts the sending direction down: the guest reads end of stream. */
+    public void shutdownOutput() throws VhostException {
+        int n = fd.acquire();
+        try {
+            Errors.check(Sys.shutdown(n, SHUT_WR()), "shutdown", fd.name());
+        } finally {
+            fd.release();
+        }
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}
