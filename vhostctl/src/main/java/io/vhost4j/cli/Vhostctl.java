@@ -37,6 +37,7 @@ public final class Vhostctl {
         cl.setOut(out);
         cl.setErr(err);
         cl.setExitCodeExceptionMapper(ExitCodes::of);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             line.getErr().println("vhostctl: " + ExitCodes.remedy(e));
             return ExitCodes.of(e);
