@@ -27,7 +27,7 @@ final class Profile implements AutoCloseable {
     /** The methods that serve a miss, as {@code SimpleClassName.method}. */
     static final List<String> MISS_PATH = List.of("IotlbManager.processReady", "ManagedDevice.drain",
             "ManagedDevice.map", "MissResolver.resolve", "ManagedDevice.writeUpdate", "ManagedDevice.recordUpdate",
-            "IotlbChannel.read", "IotlbChannel.write", "Fd.read", "Fd.write", "Sys.read", "Sys.write",
+            "IotlbChannel.read", "IotlbChannel.write", "Sys.read", "Sys.write",
             "IotlbWire.put", "LatencyHistogram.record");
 
     /**
