@@ -64,6 +64,70 @@ public final class Frames {
         return f;
     }
 
+    /** Bytes of Ethernet + IPv4 + TCP headers in a {@link #tcp4} frame. */
+    public static final int TCP4_HEADERS = 14 + 20 + 20;
+    /** The TCP port {@link #tcp4} frames go to. */
+    public static final int TCP_PORT = 9;
+
+    /** Payload byte {@code i} of TCP frame {@code seq}. */
+    public static byte tcpPayloadByte(int seq, int i) {
+        return (byte) (i * 13 + seq * 5 + (i >> 10));
+    }
+
+    /**
+     * A TCP/IPv4 frame with {@code payload} bytes of pattern ({@link #tcpPayloadByte}) and sequence number
+     * {@code tcpSeq}, into {@code f} (its size: {@link #TCP4_HEADERS} + payload): the IPv4 checksum done, the TCP
+     * checksum field holding the pseudo-header sum, as a guest's stack leaves it for a device that completes it.
+     */
+    public static MemorySegment tcp4(MemorySegment f, int seq, int tcpSeq) {
+        int size = (int) f.byteSize(), payload = size - TCP4_HEADERS;
+        if (payload < 0 || size - 14 > 0xffff) {
+            throw new IllegalArgumentException("a TCP/IPv4 frame of " + size + " bytes");
+        }
+        MemorySegment.copy(MemorySegment.ofArray(MACS), 0, f, 0, 12);
+        f.set(BE16, 12, (short) IPV4);
+        f.set(JAVA_BYTE, 14, (byte) 0x45);
+        f.set(JAVA_BYTE, 15, (byte) 0);
+        f.set(BE16, 16, (short) (size - 14));
+        f.set(BE16, 18, (short) seq);                              // id
+        f.set(BE16, 20, (short) 0x4000);                           // DF
+        f.set(JAVA_BYTE, 22, (byte) 64);
+        f.set(JAVA_BYTE, 23, (byte) 6);                            // TCP
+        f.set(BE16, 24, (short) 0);
+        f.set(BE32, 26, 0x0a00_0001);
+        f.set(BE32, 30, 0x0a00_0002);
+        f.set(BE16, 24, (short) ~ones(f, 14, 20));                  // IPv4 header checksum
+        f.set(BE16, 34, (short) 40000);
+        f.set(BE16, 36, (short) TCP_PORT);
+        f.set(BE32, 38, tcpSeq);
+        f.set(BE32, 42, 0);
+        f.set(JAVA_BYTE, 46, (byte) 0x50);                         // data offset 5
+        f.set(JAVA_BYTE, 47, (byte) 0x18);                         // PSH, ACK
+        f.set(BE16, 48, (short) 0xffff);
+        f.set(BE16, 52, (short) 0);
+        long pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + (size - 34);
+        f.set(BE16, 50, (short) fold(pseudo));                     // the pseudo-header sum, for CHECKSUM_PARTIAL
+        for (int i = 0; i < payload; i++) {
+            f.set(JAVA_BYTE, TCP4_HEADERS + i, tcpPayloadByte(seq, i));
+        }
+        return f;
+    }
+
+    private static long ones(MemorySegment m, int off, int len) {
+        long sum = 0;
+        for (int i = 0; i < len; i += 2) {
+            sum += Short.toUnsignedInt(m.get(BE16, off + i));
+        }
+        return fold(sum);
+    }
+
+    private static int fold(long sum) {
+        while ((sum >>> 16) != 0) {
+            sum = (sum & 0xffff) + (sum >>> 16);
+        }
+        return (int) sum;
+    }
+
     /** The first byte where {@code got} differs from frame {@code seq} of {@code size} bytes, or -1 (no allocation). */
     private static long mismatch(MemorySegment got, int seq, int size, boolean udp) {
         for (int i = 0; i < 12; i++) {

@@ -35,8 +35,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class NetDriver implements AutoCloseable {
     /** Size of the virtio-net header on every frame (virtio_net_hdr_v1 / virtio_net_hdr_mrg_rxbuf). */
     public static final int HEADER_SIZE = 12;
-    /** Largest frame (without header) this driver transmits or receives. */
+    /** Largest frame (without header) this driver transmits or receives without GSO. */
     public static final int MAX_FRAME = 1514;
+    /** Largest frame {@link #transmit(MemorySegment, VnetHeader, Duration)} takes: a 64 KiB IPv4 packet. */
+    public static final int MAX_GSO_FRAME = 14 + 65535;
     private static final int TX_SLOT = 2048;
     /** Where in a TX slot the two-entry indirect table goes (after header + largest frame, 16-aligned). */
     private static final int TX_TABLE = TX_SLOT - 32;
@@ -112,11 +114,13 @@ public final class NetDriver implements AutoCloseable {
     private final int[] freeTxSlots;
     private final long[] txIovaOfHead, rxIovaOfHead; // with a mapper: each chain's mapped address
     private final int[] txLengthOfHead;
+    private final int[][] txChainSlots; // the slots of a chain over several slots (GSO frames), else null
     private DmaMapper mapper;
     private boolean vhostHeader;
     private int freeTxCount;
     private long framesSent, framesReceived, bytesSent, bytesReceived;
     private int lastNumBuffers;
+    private VnetHeader lastHeader = VnetHeader.NONE;
     private Features acked;
 
     private NetDriver(VhostNet device, GuestMemory memory, long baseGpa, Config config) throws VhostException {
@@ -144,6 +148,7 @@ public final class NetDriver implements AutoCloseable {
         txIovaOfHead = new long[n];
         rxIovaOfHead = new long[n];
         txLengthOfHead = new int[n];
+        txChainSlots = new int[n][];
         for (int i = 0; i < n; i++) {
             freeTxSlots[i] = n - 1 - i;
         }
@@ -338,6 +343,14 @@ public final class NetDriver implements AutoCloseable {
 
     /** A TX chain back from the device: unmapped, its slot free. */
     private void txDone(SplitQueue.Used u) throws VhostException {
+        int[] chain = txChainSlots[u.head()];
+        if (chain != null) {
+            for (int slot : chain) {
+                freeTxSlots[freeTxCount++] = slot;
+            }
+            txChainSlots[u.head()] = null;
+            return;
+        }
         if (mapper != null) {
             mapper.unmap(txIovaOfHead[u.head()], txLengthOfHead[u.head()]);
         }
@@ -399,15 +412,84 @@ public final class NetDriver implements AutoCloseable {
     }
 
     /**
+     * Queues one frame with {@code header} and kicks: a frame of up to {@value #MAX_GSO_FRAME} bytes with a GSO
+     * header (the tap segments it, or hands it on whole where the host side takes GSO), over as many 2 KiB TX slots
+     * as it needs, chained; waits up to {@code timeout} for them.
+     *
+     * @return false if not enough slots came free in time
+     */
+    public boolean transmit(MemorySegment frame, VnetHeader header, Duration timeout) throws IOException {
+        long len = frame.byteSize();
+        if (len <= 0 || len > MAX_GSO_FRAME) {
+            throw new IllegalArgumentException("frame of " + len + " bytes (1.." + MAX_GSO_FRAME + ")");
+        }
+        int total = (int) (HEADER_SIZE + len);
+        int pieces = (total + TX_SLOT - 1) / TX_SLOT;
+        if (pieces > 1 && (config.indirectTx() || mapper != null)) {
+            throw new IllegalStateException("frames over one TX slot need direct chains and no DMA mapper");
+        }
+        if (pieces > config.queueSize()) {
+            throw new IllegalArgumentException("a " + len + "-byte frame needs " + pieces + " descriptors; the queue has "
+                    + config.queueSize());
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        reclaimTx();
+        while (freeTxCount < pieces || tx.numFree() < pieces) {
+            SplitQueue.Used u = waitUsed(tx, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            if (u == null) {
+                return false;
+            }
+            txDone(u);
+            reclaimTx();
+        }
+        if (pieces == 1) {
+            return queueTx(frame, header, timeout, config.indirectTx() ? MAX_FRAME : TX_SLOT - HEADER_SIZE)
+                    && kickTxNow();
+        }
+        int[] slots = new int[pieces];
+        SplitQueue.Buffer[] chain = new SplitQueue.Buffer[pieces];
+        for (int i = 0; i < pieces; i++) {
+            slots[i] = freeTxSlots[--freeTxCount];
+            long gpa = txBufGpa + (long) slots[i] * TX_SLOT;
+            int from = i * TX_SLOT, n = Math.min(TX_SLOT, total - from);
+            MemorySegment buf = memory.slice(gpa, n);
+            if (i == 0) {
+                header.write(buf, HEADER_SIZE);
+                MemorySegment.copy(frame, 0, buf, HEADER_SIZE, n - HEADER_SIZE);
+            } else {
+                MemorySegment.copy(frame, from - HEADER_SIZE, buf, 0, n);
+            }
+            chain[i] = new SplitQueue.Buffer(gpa, n, false);
+        }
+        int head = tx.add(chain);
+        txSlotOfHead[head] = slots[0];
+        txChainSlots[head] = slots;
+        txIovaOfHead[head] = SplitQueue.Buffer.BY_WINDOW;
+        framesSent++;
+        bytesSent += len;
+        tx.kick();
+        return true;
+    }
+
+    private boolean kickTxNow() throws VhostException {
+        tx.kick();
+        return true;
+    }
+
+    /**
      * As {@link #transmit}, without the kick: the frame is made available but not published, like a guest's
      * driver told that more frames follow ({@code xmit_more}). {@link #kickTx()} publishes what was queued.
      *
      * @return false if no slot came free in time
      */
     public boolean queueTx(MemorySegment frame, Duration timeout) throws IOException {
+        return queueTx(frame, VnetHeader.NONE, timeout, MAX_FRAME);
+    }
+
+    private boolean queueTx(MemorySegment frame, VnetHeader header, Duration timeout, int maxLen) throws IOException {
         long len = frame.byteSize();
-        if (len <= 0 || len > MAX_FRAME) {
-            throw new IllegalArgumentException("frame of " + len + " bytes (1.." + MAX_FRAME + ")");
+        if (len <= 0 || len > maxLen) {
+            throw new IllegalArgumentException("frame of " + len + " bytes (1.." + maxLen + ")");
         }
         reclaimTx();
         if (freeTxCount == 0) {
@@ -421,7 +503,7 @@ public final class NetDriver implements AutoCloseable {
         int slot = freeTxSlots[--freeTxCount];
         long gpa = txBufGpa + (long) slot * TX_SLOT;
         MemorySegment buf = memory.slice(gpa, HEADER_SIZE + len);
-        buf.asSlice(0, HEADER_SIZE).fill((byte) 0);
+        header.write(buf, HEADER_SIZE);
         MemorySegment.copy(frame, 0, buf, HEADER_SIZE, len);
         int total = (int) (HEADER_SIZE + len);
         long iova = mapper == null ? SplitQueue.Buffer.BY_WINDOW : mapper.map(gpa, total, io.vhost4j.Access.RO);
@@ -430,6 +512,7 @@ public final class NetDriver implements AutoCloseable {
                         new SplitQueue.Buffer(gpa + HEADER_SIZE, (int) len, false))
                 : tx.add(SplitQueue.Buffer.mapped(gpa, iova, total, false));
         txSlotOfHead[head] = slot;
+        txChainSlots[head] = null;
         txIovaOfHead[head] = iova;
         txLengthOfHead[head] = total;
         framesSent++;
@@ -488,6 +571,7 @@ public final class NetDriver implements AutoCloseable {
         }
         int slot = rxDone(u);
         long gpa = rxBufGpa + (long) slot * config.rxBufferSize();
+        lastHeader = VnetHeader.read(memory.slice(gpa, HEADER_SIZE), HEADER_SIZE);
         int numBuffers = config.mergeableRxBuffers()
                 ? Short.toUnsignedInt(memory.slice(gpa, HEADER_SIZE).get(JAVA_SHORT, NUM_BUFFERS_OFFSET)) : 1;
         int total = u.length() - HEADER_SIZE;
@@ -529,6 +613,9 @@ public final class NetDriver implements AutoCloseable {
 
     /** The configuration. */
     public Config config() { return config; }
+
+    /** The virtio-net header of the last received frame (GSO type and size for a frame the host did not segment). */
+    public VnetHeader lastHeader() { return lastHeader; }
 
     /** {@code num_buffers} of the last received frame (1 without MRG_RXBUF). */
     public int lastNumBuffers() { return lastNumBuffers; }

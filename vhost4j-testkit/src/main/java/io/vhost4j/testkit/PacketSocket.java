@@ -21,7 +21,9 @@ import static io.vhost4j.internal.gen.VhostH.*;
  */
 public final class PacketSocket implements AutoCloseable {
     /** Largest frame {@link #send} takes and {@link #receive} returns through its bounce buffer: 64 KiB. */
-    public static final int MAX_FRAME = 65536;
+    public static final int MAX_FRAME = 65536 + 64;
+    private static final int VNET_HDR = 10; // struct virtio_net_hdr: what PACKET_VNET_HDR puts before a frame
+    private volatile boolean vnetHeader;
 
     private final Fd fd;
     // Native copies of heap segments: one per direction, so a sender and a receiver thread never share one.
@@ -61,6 +63,62 @@ public final class PacketSocket implements AutoCloseable {
             Sys.fcntl(fd, F_SETFL(), flags | O_NONBLOCK());
         }
         return new PacketSocket(Fd.adopt(fd, "packet socket " + sockaddr_ll.sll_ifindex(sa)));
+    }
+
+    /**
+     * From now on every frame this socket sends or receives carries a 10-byte virtio-net header first
+     * ({@code PACKET_VNET_HDR}): frames the host hands the tap whole for the guest to receive as GSO, and the GSO
+     * metadata of frames the guest sent. Use {@link #sendWithHeader} and {@link #receiveWithHeader}.
+     */
+    public PacketSocket withVnetHeader() throws VhostException {
+        int n = fd.acquire();
+        try {
+            Errors.check(Sys.setsockopt(n, SOL_PACKET(), PACKET_VNET_HDR(), 1), "setsockopt(PACKET_VNET_HDR)",
+                    fd.name());
+        } finally {
+            fd.release();
+        }
+        vnetHeader = true;
+        return this;
+    }
+
+    /** {@link #withVnetHeader()}: sends {@code frame} behind {@code header}. */
+    public void sendWithHeader(VnetHeader header, MemorySegment frame) throws VhostException {
+        if (!vnetHeader) {
+            throw new IllegalStateException("call withVnetHeader() first");
+        }
+        long len = frame.byteSize();
+        if (len <= 0 || len + VNET_HDR > MAX_FRAME) {
+            throw new IllegalArgumentException("frame of " + len + " bytes (1.." + (MAX_FRAME - VNET_HDR) + ")");
+        }
+        MemorySegment b = sendBounce.asSlice(0, VNET_HDR + len);
+        header.write(b, VNET_HDR);
+        MemorySegment.copy(frame, 0, b, VNET_HDR, len);
+        long n = Errors.check(fd.write(b, b.byteSize()), "send", fd.name());
+        if (n != b.byteSize()) {
+            throw new IllegalStateException("short send: " + n + " of " + b.byteSize() + " bytes");
+        }
+    }
+
+    /** A frame and the virtio-net header it came with ({@link #receiveWithHeader}). */
+    public record Received(VnetHeader header, int length) {}
+
+    /** {@link #withVnetHeader()}: receives one frame into {@code buf} (the header apart), or {@code null} in time. */
+    public Received receiveWithHeader(MemorySegment buf, Duration timeout) throws VhostException {
+        if (!vnetHeader) {
+            throw new IllegalStateException("call withVnetHeader() first");
+        }
+        int n = receive(receiveBounce, timeout);
+        if (n < 0) {
+            return null;
+        }
+        if (n < VNET_HDR) {
+            throw new IllegalStateException("a " + n + "-byte read without its vnet header");
+        }
+        VnetHeader h = VnetHeader.read(receiveBounce, VNET_HDR);
+        int len = (int) Math.min(n - VNET_HDR, buf.byteSize());
+        MemorySegment.copy(receiveBounce, VNET_HDR, buf, 0, len);
+        return new Received(h, n - VNET_HDR);
     }
 
     /** The raw descriptor number (to pass it to another process). */

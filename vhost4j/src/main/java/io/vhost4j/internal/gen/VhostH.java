@@ -456,6 +456,15 @@ public class VhostH extends VhostH$shared {
     public static int VHOST_VRING_BIG_ENDIAN() {
         return VHOST_VRING_BIG_ENDIAN;
     }
+    private static final int ETH_P_IP = (int)2048L;
+    /**
+     * {@snippet lang=c :
+     * #define ETH_P_IP 2048
+     * }
+     */
+    public static int ETH_P_IP() {
+        return ETH_P_IP;
+    }
     private static final int ETH_P_ALL = (int)3L;
     /**
      * {@snippet lang=c :
@@ -924,6 +933,15 @@ public class VhostH extends VhostH$shared {
     public static int VIRTIO_VSOCK_F_SEQPACKET() {
         return VIRTIO_VSOCK_F_SEQPACKET;
     }
+    private static final int SOL_PACKET = (int)263L;
+    /**
+     * {@snippet lang=c :
+     * #define SOL_PACKET 263
+     * }
+     */
+    public static int SOL_PACKET() {
+        return SOL_PACKET;
+    }
     private static final int SOL_SOCKET = (int)1L;
     /**
      * {@snippet lang=c :
@@ -950,6 +968,15 @@ public class VhostH extends VhostH$shared {
      */
     public static int VMADDR_CID_HOST() {
         return VMADDR_CID_HOST;
+    }
+    private static final int PACKET_VNET_HDR = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * #define PACKET_VNET_HDR 15
+     * }
+     */
+    public static int PACKET_VNET_HDR() {
+        return PACKET_VNET_HDR;
     }
     private static final int SIOCGIFFLAGS = (int)35091L;
     /**

@@ -97,6 +97,8 @@ public final class Sys {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle FCNTL = downcall("fcntl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle SHUTDOWN = downcall("shutdown",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle CONNECT = downcall("connect",
@@ -343,6 +345,17 @@ public final class Sys {
         MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) CONNECT.invokeExact(c, fd, addr, (int) addr.byteSize()), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code setsockopt(fd, level, name, &value, 4)} for an int option. */
+    public static int setsockopt(int fd, int level, int name, int value) {
+        Local l = LOCAL.get();
+        MemorySegment c = l.capture;
+        MemorySegment v = l.scratch.asSlice(SCRATCH_BYTES - 8, 4);
+        v.set(JAVA_INT, 0, value);
+        try {
+            return result((int) SETSOCKOPT.invokeExact(c, fd, level, name, v, 4), c);
         } catch (Throwable t) { throw unexpected(t); }
     }
 
