@@ -243,7 +243,7 @@ public final class MissBench {
         Samples cm = new Samples(rounds), cf = new Samples(rounds), cs = new Samples(rounds);
         JitState jit;
         ManagerDetail detail;
-        try (Profile profile = Profile.start()) {
+        try (Profile profile = Profile.start(Profile.MISS_PATH)) {
             progress.say("IOTLB misses: warm-up until C2 has compiled the miss path (JFR)");
             double warm = warmUpUntilCompiled(profile);
             List<String> notCompiled = profile.notCompiled();

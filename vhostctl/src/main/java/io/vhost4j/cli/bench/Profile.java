@@ -29,6 +29,9 @@ final class Profile implements AutoCloseable {
             "ManagedDevice.map", "MissResolver.resolve", "ManagedDevice.writeUpdate", "ManagedDevice.recordUpdate",
             "IotlbChannel.read", "IotlbChannel.write", "Sys.read", "Sys.write",
             "IotlbWire.put", "LatencyHistogram.record");
+    /** What the guest-like vIOMMU workload adds: its translator and DMA mapper, coalescing and prefetch. */
+    static final List<String> VIOMMU_PATH = List.of("VirtualIommu.translate", "VirtualIommu.map",
+            "VirtualIommu.unmap", "MissResolver.coalesce", "MissResolver.beyond", "ManagedDevice.prefetch");
 
     /**
      * Where a sampled thread's time went.
@@ -46,8 +49,10 @@ final class Profile implements AutoCloseable {
     private final Map<String, AtomicInteger> frames = new ConcurrentHashMap<>();
     private final AtomicInteger samples = new AtomicInteger(), inNative = new AtomicInteger();
     private volatile String sampledThread;
+    private final List<String> watched;
 
-    private Profile() {
+    private Profile(List<String> watched) {
+        this.watched = watched;
         stream.enable("jdk.Compilation").withThreshold(Duration.ZERO);
         stream.enable("jdk.CompilerInlining");
         stream.onEvent("jdk.Compilation", e -> {
@@ -68,9 +73,12 @@ final class Profile implements AutoCloseable {
         stream.onEvent("jdk.NativeMethodSample", e -> sample(e, true));
     }
 
-    /** Starts streaming compilation events (before any warm-up, so that every compilation is seen). */
-    static Profile start() {
-        Profile p = new Profile();
+    /**
+     * Starts streaming compilation events (before any warm-up, so that every compilation is seen), watching
+     * {@code methods} ({@code SimpleClassName.method}).
+     */
+    static Profile start(List<String> methods) {
+        Profile p = new Profile(methods);
         p.stream.startAsync();
         return p;
     }
@@ -99,14 +107,14 @@ final class Profile implements AutoCloseable {
                 k -> new AtomicInteger()).incrementAndGet();
     }
 
-    /** When each miss-path method first ran in C2 code, own or inlined (absent: not yet, as far as delivered). */
-    Map<String, Instant> missPathCompiled() {
+    /** When each watched method first ran in C2 code, own or inlined (absent: not yet, as far as delivered). */
+    Map<String, Instant> compiled() {
         Map<String, Instant> first = new HashMap<>();
         for (Map.Entry<Integer, Instant> done : c2Done.entrySet()) {
             List<String> in = new ArrayList<>(inlined.getOrDefault(done.getKey(), List.of()));
             in.add(c2Root.get(done.getKey()));
             for (String m : in) {
-                if (MISS_PATH.contains(m)) {
+                if (watched.contains(m)) {
                     first.merge(m, done.getValue(), (a, b) -> a.isBefore(b) ? a : b);
                 }
             }
@@ -114,15 +122,15 @@ final class Profile implements AutoCloseable {
         return first;
     }
 
-    /** The miss-path methods not (yet) in C2 code. */
+    /** The watched methods not (yet) in C2 code. */
     List<String> notCompiled() {
-        Map<String, Instant> done = missPathCompiled();
-        return MISS_PATH.stream().filter(m -> !done.containsKey(m)).toList();
+        Map<String, Instant> done = compiled();
+        return watched.stream().filter(m -> !done.containsKey(m)).toList();
     }
 
-    /** The miss-path methods whose first C2 code came inside {@code [from, to]}. */
+    /** The watched methods whose first C2 code came inside {@code [from, to]}. */
     List<String> compiledWithin(Instant from, Instant to) {
-        return missPathCompiled().entrySet().stream()
+        return compiled().entrySet().stream()
                 .filter(e -> !e.getValue().isBefore(from) && !e.getValue().isAfter(to)).map(Map.Entry::getKey)
                 .sorted().toList();
     }

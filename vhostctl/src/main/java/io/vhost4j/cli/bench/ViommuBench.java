@@ -36,6 +36,7 @@ public final class ViommuBench {
     private static final int LAZY_FLUSH_PAGES = 256;
     private static final Duration LAZY_FLUSH_AFTER = Duration.ofMillis(10);
     private static final int SAMPLES = 1 << 16;
+    private static final String MANAGER_THREAD = "vhost4j-iotlb"; // IotlbManager.start()'s thread
     private static final NetDriver.Config CONFIG =
             NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
 
@@ -62,8 +63,19 @@ public final class ViommuBench {
      * @param missesPer1000   MISS messages read per 1000 frames (answered or not)
      * @param p99Micros       99th percentile of read MISS -> UPDATE written
      * @param stalePer1000    of the misses, those refused as stale duplicates (Java) or refused at all (C)
+     * @param meanMicros      mean of read MISS -> UPDATE written
+     * @param gcMillisPerSecond garbage-collection pauses of this JVM in the window, per second
      */
-    public record Run(double framesPerSecond, double missesPer1000, double p99Micros, double stalePer1000) {}
+    public record Run(double framesPerSecond, double missesPer1000, double p99Micros, double stalePer1000,
+                      double meanMicros, double gcMillisPerSecond) {}
+
+    private static long gcMillis() {
+        long t = 0;
+        for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            t += Math.max(0, gc.getCollectionTime());
+        }
+        return t;
+    }
 
     private final double seconds;
     private final int rounds;
@@ -93,16 +105,18 @@ public final class ViommuBench {
             Churn.tx(List.of(l), () -> { }, 1, true); // warm-up
             md.resetLatency();
             DeviceStats s0 = md.stats();
+            long g0 = gcMillis();
             long t0 = System.nanoTime();
             long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
             double secs = (System.nanoTime() - t0) / 1e9;
+            double gc = (gcMillis() - g0) / secs;
             DeviceStats s1 = md.stats();
             long refused = s1.faults() - s0.faults(), stale = s1.staleMisses() - s0.staleMisses();
             if (refused != stale) {
                 throw new IllegalStateException((refused - stale) + " misses unanswered");
             }
             return new Run(frames / secs, 1000.0 * (s1.misses() - s0.misses()) / frames,
-                    s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames);
+                    s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames, s1.latency().meanNanos() / 1e3, gc);
         }
     }
 
@@ -119,12 +133,16 @@ public final class ViommuBench {
             try {
                 Churn.tx(List.of(l), () -> { }, 1, true); // warm-up, as for Java
                 long a0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r0 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
+                long n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+                long g0 = gcMillis();
                 long t0 = System.nanoTime();
                 long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
                 double secs = (System.nanoTime() - t0) / 1e9;
+                double gc = (gcMillis() - g0) / secs;
                 long a1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r1 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
+                long n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
                 return new Run(frames / secs, 1000.0 * (a1 - a0 + r1 - r0) / frames, p99Micros(samples, a0, a1),
-                        1000.0 * (r1 - r0) / frames);
+                        1000.0 * (r1 - r0) / frames, a1 == a0 ? 0 : (n1 - n0) / 1e3 / (a1 - a0), gc);
             } finally {
                 stopFd.signal();
                 server.join();
@@ -150,6 +168,16 @@ public final class ViommuBench {
         return v[Math.min(n - 1, (int) Math.ceil(0.99 * n) - 1)] / 1e3;
     }
 
+    /** A short Java round of {@code server} in {@code mode}, for the JIT only. */
+    private void warmUp(VirtualIommu.Mode mode, Server server) throws Exception {
+        try (NetLoopback l = NetLoopback.open(CONFIG, "vhb%d"); VirtualIommu v = viommu(l, mode);
+             IotlbManager m = IotlbManager.create(null)) {
+            l.startWithViommu(m, v, server.policy);
+            m.start();
+            Churn.tx(List.of(l), () -> { }, 1, true);
+        }
+    }
+
     /** Alternating rounds of every server in both modes; {@code c} may be {@code null} (Java only). */
     public List<Figure> run(CLoop c, Progress progress) throws Exception {
         List<Server> servers = new ArrayList<>(List.of(Server.values()));
@@ -162,10 +190,37 @@ public final class ViommuBench {
             Map<Server, Samples[]> per = new EnumMap<>(Server.class);
             for (Server s : servers) {
                 per.put(s, new Samples[] {new Samples(rounds), new Samples(rounds), new Samples(rounds),
-                        new Samples(rounds)});
+                        new Samples(rounds), new Samples(rounds), new Samples(rounds)});
             }
             all.put(mode, per);
         }
+        List<String> path = new ArrayList<>(Profile.MISS_PATH);
+        path.addAll(Profile.VIOMMU_PATH);
+        double warm;
+        List<String> notCompiled;
+        try (Profile profile = Profile.start(path)) {
+            progress.say("guest-like vIOMMU: warm-up until C2 has compiled its path (JFR)");
+            long t0 = System.nanoTime();
+            do { // Java rounds of every policy in both modes: they run every method of the path
+                for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
+                    for (Server s : List.of(Server.EXACT, Server.COALESCING_PREFETCH)) {
+                        warmUp(mode, s);
+                    }
+                }
+            } while (!profile.notCompiled().isEmpty() && System.nanoTime() - t0 < 90_000_000_000L);
+            warm = (System.nanoTime() - t0) / 1e9;
+            notCompiled = profile.notCompiled();
+            progress.say("guest-like vIOMMU: the manager thread sampled by JFR in a lazy, exact round");
+            profile.sample(MANAGER_THREAD);
+            warmUp(VirtualIommu.Mode.LAZY, Server.EXACT);
+            Profile.Samples p = profile.stopSampling();
+            figures.add(Figure.javaOnly("profile.viommu_lazy_exact.native_share", "manager thread samples in native"
+                    + " code, lazy guest, exact (JFR)", 100 * p.nativeShare(), "%", p.samples() + " samples; top: "
+                    + p.hottest()));
+        }
+        figures.add(Figure.javaOnly("jit.viommu_path.warmup_s", "warm-up until C2 compiled the vIOMMU workload's path ("
+                + path.size() + " methods; JFR)", warm, "s", notCompiled.isEmpty() ? "all compiled"
+                : "still not compiled: " + notCompiled));
         for (int round = 0; round < rounds; round++) {
             for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
                 for (Server s : servers) {
@@ -177,6 +232,8 @@ public final class ViommuBench {
                     x[1].add(r.missesPer1000());
                     x[2].add(r.p99Micros());
                     x[3].add(r.stalePer1000());
+                    x[4].add(r.meanMicros());
+                    x[5].add(r.gcMillisPerSecond());
                 }
             }
         }
@@ -191,13 +248,17 @@ public final class ViommuBench {
                 Samples[] js = all.get(mode).get(s);
                 String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.policy;
                 figures.add(new Figure(key + ".frames_per_s", "TX 64 B frames/s, " + who + " (" + median + ")",
-                        js[0].median(), cs == null ? null : cs[0].median(), "frames/s", null));
+                        js[0].median(), cs == null ? null : cs[0].median(), "frames/s", String.format(
+                                "GC pauses: %.1f ms/s in Java rounds, %.1f ms/s in C rounds", js[5].median(),
+                                cs == null ? Double.NaN : cs[5].median())));
                 figures.add(new Figure(key + ".misses_per_1000_frames", "misses per 1000 frames, " + who,
                         js[1].median(), cs == null ? null : cs[1].median(), "misses",
                         String.format("stale duplicates: Java %.1f, C refused %.1f per 1000 frames", js[3].median(),
                                 cs == null ? Double.NaN : cs[3].median())));
                 figures.add(new Figure(key + ".p99_us", "miss service p99, " + who, js[2].median(),
                         cs == null ? null : cs[2].median(), "µs", null));
+                figures.add(new Figure(key + ".mean_us", "miss service mean, " + who, js[4].median(),
+                        cs == null ? null : cs[4].median(), "µs", null));
             }
         }
         return figures;
