@@ -20,7 +20,7 @@ import static io.vhost4j.internal.gen.VhostH.*;
  * vhost-net transmits with that EtherType are {@linkplain #receive received}. Needs CAP_NET_RAW.
  */
 public final class PacketSocket implements AutoCloseable {
-    /** Largest frame {@link #send} takes and {@link #receive} returns through its bounce buffer: 64 KiB. */
+    /** Largest frame {@link #send} takes and {@link #receive} returns through its bounce buffer: 64 KiB and a little. */
     public static final int MAX_FRAME = 65536 + 64;
     private static final int VNET_HDR = 10; // struct virtio_net_hdr: what PACKET_VNET_HDR puts before a frame
     private volatile boolean vnetHeader;
