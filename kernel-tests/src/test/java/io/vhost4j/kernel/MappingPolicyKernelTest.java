@@ -53,6 +53,22 @@ class MappingPolicyKernelTest {
     }
 
     @Test
+    void framesQueuedWithoutAKickArePublishedByOneKickAndAllArrive() throws Exception {
+        try (IotlbRig r = IotlbRig.started(PAGE, MappingPolicy.exact().withPrefetch(8))) {
+            for (int batch = 0; batch < 4; batch++) {
+                for (int s = 0; s < BATCH; s++) {
+                    assertTrue(r.loop.driver().queueTx(r.loop.frame(batch * BATCH + s), WAIT));
+                }
+                r.loop.driver().kickTx();
+                for (int s = 0; s < BATCH; s++) {
+                    r.loop.expectOnTap(batch * BATCH + s, WAIT);
+                }
+            }
+            assertEquals(List.of(), r.faults);
+        }
+    }
+
+    @Test
     void prefetchMapsAheadOfASequentialWalkAndSavesMisses() throws Exception {
         DeviceStats exact = traffic(MappingPolicy.exact());
         DeviceStats ahead = traffic(MappingPolicy.exact().withPrefetch(8));

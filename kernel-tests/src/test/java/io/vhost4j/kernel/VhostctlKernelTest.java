@@ -42,6 +42,34 @@ class VhostctlKernelTest {
     }
 
     @Test
+    void passFdsSendsAMultiQueueTapAndItsDevicesThatTheReceiverAdopts() throws Exception {
+        KernelDevices.require("/dev/vhost-vsock");
+        java.nio.file.Path socket = java.nio.file.Files.createTempDirectory("passfds").resolve("vmm.sock");
+        java.util.concurrent.CompletableFuture<io.vhost4j.FdPassing.Received> got =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return io.vhost4j.FdPassing.receive(socket, java.time.Duration.ofSeconds(60));
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+        Cli.Result r = run("pass-fds", "--to", socket.toString(), "--pairs", "2", "--multi-queue", "--tap", "vpq%d",
+                "--vsock");
+        assertEquals(0, r.code(), r.out() + r.err());
+        try (io.vhost4j.FdPassing.Received fds = got.get(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            assertEquals(java.util.List.of("vhost-net.0", "tap.0", "vhost-net.1", "tap.1", "vhost-vsock"), fds.names());
+            try (io.vhost4j.Tap q0 = fds.tap("tap.0"); io.vhost4j.Tap q1 = fds.tap("tap.1");
+                 io.vhost4j.VhostNet n0 = fds.vhostNet("vhost-net.0"); io.vhost4j.VhostNet n1 = fds.vhostNet("vhost-net.1");
+                 io.vhost4j.VhostVsock v = fds.vhostVsock("vhost-vsock")) {
+                assertTrue(q0.isMultiQueue() && q1.isMultiQueue() && q0.name().equals(q1.name()), q0 + " " + q1);
+                assertTrue(n0.getFeatures().has(io.vhost4j.VhostFeature.NET_VIRTIO_NET_HDR));
+                assertTrue(n1.path().endsWith("vhost-net") && v.path().endsWith("vhost-vsock"), v.path());
+                assertTrue(v.getFeatures().has(io.vhost4j.VirtioFeature.VERSION_1), v.getFeatures().toString());
+            }
+        }
+    }
+
+    @Test
     void selftestFailsOnACorruptedFrame() {
         Cli.Result r = run("selftest", "--frames", "40", "--json", "--break", "CORRUPT_FRAME");
         assertEquals(Cli.CHECK_FAILED, r.code(), r.out());

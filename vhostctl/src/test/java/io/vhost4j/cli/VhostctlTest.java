@@ -31,6 +31,10 @@ class VhostctlTest {
         assertEquals(ExitCodes.USAGE, run("bogus").code());
         assertEquals(ExitCodes.USAGE, run("selftest", "--frames", "x").code());
         assertEquals(ExitCodes.USAGE, run("selftest", "--frames", "0").code());
+        assertEquals(ExitCodes.USAGE, run("bench", "--only", "nothing").code());
+        assertEquals(ExitCodes.USAGE, run("bench", "--rounds", "0").code());
+        assertEquals(ExitCodes.USAGE, run("pass-fds").code()); // --to is required
+        assertEquals(ExitCodes.USAGE, run("pass-fds", "--to", "/tmp/x.sock", "--pairs", "0").code());
         Result completion = run("generate-completion");
         assertEquals(0, completion.code());
         assertTrue(completion.out().contains("complete") && completion.out().contains("vhostctl"));
