@@ -61,12 +61,15 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         this.iotlb = new IotlbChannel(fd);
     }
 
+    /** The misc character devices' numbers ({@code <linux/miscdevice.h>}): major 10, VHOST_NET_MINOR, VHOST_VSOCK_MINOR. */
+    private static final int MISC_MAJOR = 10, VHOST_NET_MINOR = 238, VHOST_VSOCK_MINOR = 241;
+
     /**
      * Checks that {@code fd}, a descriptor opened elsewhere (e.g. received from a privileged helper), is a vhost
-     * device of {@code kind}, and takes ownership of it: it must answer {@code VHOST_GET_FEATURES}, and offer
-     * {@code VHOST_NET_F_VIRTIO_NET_HDR} exactly when it is vhost-net (no other vhost device does). Its path (from
-     * {@code /proc/self/fd}) names it in messages. It must be non-blocking for the IOTLB manager ({@code O_NONBLOCK},
-     * as {@code open} here sets it): it is set if missing.
+     * device of {@code kind}, and takes ownership of it: it must be the misc character device of that kind (major 10,
+     * minor 238 for vhost-net, 241 for vhost-vsock, as {@code fstat} of the open file says, whatever its path) and
+     * answer {@code VHOST_GET_FEATURES}. Its path (from {@code /proc/self/fd}) names it in messages. It must be
+     * non-blocking for the IOTLB manager ({@code O_NONBLOCK}, as {@code open} here sets it): it is set if missing.
      *
      * @throws IllegalArgumentException if it is not such a device
      */
@@ -74,22 +77,25 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         if (fd < 0) {
             throw new IllegalArgumentException("not a file descriptor: " + fd);
         }
+        java.nio.file.Path link = java.nio.file.Path.of("/proc/self/fd/" + fd);
         String path;
+        long rdev;
         try {
-            path = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
-        } catch (java.io.IOException e) {
+            path = java.nio.file.Files.readSymbolicLink(link).toString();
+            rdev = ((Number) java.nio.file.Files.getAttribute(link, "unix:rdev")).longValue(); // of the open file
+        } catch (java.io.IOException | UnsupportedOperationException e) {
             throw new IllegalArgumentException("fd " + fd + " is not open", e);
         }
-        MemorySegment s = Sys.scratch();
-        int rc = Sys.ioctl(fd, VHOST_GET_FEATURES(), s);
+        long major = (rdev >>> 8) & 0xfff, minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+        int wanted = kind == DeviceKind.NET ? VHOST_NET_MINOR : kind == DeviceKind.VSOCK ? VHOST_VSOCK_MINOR : -1;
+        if (major != MISC_MAJOR || minor != wanted) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + major + ":" + minor
+                    + ") is not a " + kind.defaultPath() + " device (10:" + wanted + ")");
+        }
+        int rc = Sys.ioctl(fd, VHOST_GET_FEATURES(), Sys.scratch());
         if (rc < 0) {
             throw new IllegalArgumentException("fd " + fd + " (" + path + ") is not a vhost device (VHOST_GET_FEATURES: "
                     + Errors.name(-rc) + ")");
-        }
-        boolean net = (s.get(JAVA_LONG, 0) & (1L << VHOST_NET_F_VIRTIO_NET_HDR())) != 0;
-        if (net != (kind == DeviceKind.NET) || (kind == DeviceKind.VSOCK && !path.contains("vsock"))) {
-            throw new IllegalArgumentException("fd " + fd + " (" + path + ") is not a " + kind.defaultPath()
-                    + " device");
         }
         int flags = Sys.fcntl(fd, F_GETFL(), 0);
         if (flags >= 0 && (flags & O_NONBLOCK()) == 0) {

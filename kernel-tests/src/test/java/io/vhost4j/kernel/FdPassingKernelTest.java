@@ -92,7 +92,7 @@ class FdPassingKernelTest {
             assertTrue(notTap.getMessage().contains("is not a tap"), notTap.getMessage());
             IllegalArgumentException notVhost = assertThrows(IllegalArgumentException.class,
                     () -> r.vhostNet("looks-like-vhost"));
-            assertTrue(notVhost.getMessage().contains("is not a vhost device"), notVhost.getMessage());
+            assertTrue(notVhost.getMessage().contains("is not a /dev/vhost-net device (10:238)"), notVhost.getMessage());
             IllegalArgumentException notVsock = assertThrows(IllegalArgumentException.class,
                     () -> r.vhostVsock("looks-like-vsock"));
             assertTrue(notVsock.getMessage().contains("is not a /dev/vhost-vsock device"), notVsock.getMessage());
