@@ -47,8 +47,9 @@ class MappingPolicyKernelTest {
     void coalescingCarriesTheSameTrafficWithAQuarterOfTheMissesAndEntries() throws Exception {
         DeviceStats exact = traffic(MappingPolicy.exact());
         DeviceStats coalescing = traffic(MappingPolicy.coalescing());
-        assertTrue(exact.misses() > 50, exact.toString()); // 4 KiB entries: rings and buffers page by page
-        assertTrue(4 * coalescing.misses() < exact.misses(), coalescing + " vs " + exact);
+        long askedExact = exact.misses() - exact.duplicates(), askedCoalescing = coalescing.misses() - coalescing.duplicates();
+        assertTrue(askedExact > 50, exact.toString()); // 4 KiB entries: rings and buffers page by page
+        assertTrue(4 * askedCoalescing < askedExact, coalescing + " vs " + exact); // duplicates: see below
         assertTrue(4 * coalescing.mapped() < exact.mapped(), coalescing + " vs " + exact);
     }
 
@@ -73,7 +74,10 @@ class MappingPolicyKernelTest {
         DeviceStats exact = traffic(MappingPolicy.exact());
         DeviceStats ahead = traffic(MappingPolicy.exact().withPrefetch(8));
         assertTrue(ahead.prefetches() > 0, ahead.toString());
-        assertTrue(2 * ahead.misses() < exact.misses(), ahead + " vs " + exact);
+        // Addresses the device had to ask for: duplicates (the kernel re-raises a MISS while the first waits, the more
+        // so while the prefetched UPDATEs are written) ask for nothing new, and their count is the emulator's timing.
+        long askedAhead = ahead.misses() - ahead.duplicates(), askedExact = exact.misses() - exact.duplicates();
+        assertTrue(2 * askedAhead < askedExact, ahead + " vs " + exact);
     }
 
     @Test
