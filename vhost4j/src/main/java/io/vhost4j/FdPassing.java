@@ -72,10 +72,9 @@ public final class FdPassing {
             try (Fd s = connect(socket, timeout); Arena arena = Arena.ofConfined()) {
                 MemorySegment data = arena.allocateFrom(new String(payload, StandardCharsets.US_ASCII));
                 MemorySegment control = arena.allocate(controlSpace(numbers.length), 8);
-                MemorySegment cm = control;
-                cmsghdr.cmsg_len(cm, CMSG_HEADER + 4L * numbers.length);
-                cmsghdr.cmsg_level(cm, SOL_SOCKET());
-                cmsghdr.cmsg_type(cm, SCM_RIGHTS());
+                cmsghdr.cmsg_len(control, CMSG_HEADER + 4L * numbers.length);
+                cmsghdr.cmsg_level(control, SOL_SOCKET());
+                cmsghdr.cmsg_type(control, SCM_RIGHTS());
                 for (int k = 0; k < numbers.length; k++) {
                     control.set(JAVA_INT, CMSG_HEADER + 4L * k, numbers[k]);
                 }

@@ -97,10 +97,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
             throw new IllegalArgumentException("fd " + fd + " (" + path + ") is not a vhost device (VHOST_GET_FEATURES: "
                     + Errors.name(-rc) + ")");
         }
-        int flags = Sys.fcntl(fd, F_GETFL(), 0);
-        if (flags >= 0 && (flags & O_NONBLOCK()) == 0) {
-            Sys.fcntl(fd, F_SETFL(), flags | O_NONBLOCK()); // the IOTLB channel's reads must never block
-        }
+        Sys.setNonBlocking(fd); // the IOTLB channel's reads must never block
         return Fd.adopt(fd, path);
     }
 

@@ -205,7 +205,6 @@ public final class MultiQueueNet implements AutoCloseable {
                     throw new NetLoopback.FrameCheckException(left + " of " + count + " frames never reached an RX"
                             + " queue");
                 }
-                Thread.onSpinWait();
                 try {
                     Thread.sleep(1);
                 } catch (InterruptedException e) {

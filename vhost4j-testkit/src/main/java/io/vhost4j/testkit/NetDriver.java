@@ -443,8 +443,11 @@ public final class NetDriver implements AutoCloseable {
             reclaimTx();
         }
         if (pieces == 1) {
-            return queueTx(frame, header, timeout, config.indirectTx() ? MAX_FRAME : TX_SLOT - HEADER_SIZE)
-                    && kickTxNow();
+            if (!queueTx(frame, header, timeout, config.indirectTx() ? MAX_FRAME : TX_SLOT - HEADER_SIZE)) {
+                return false;
+            }
+            tx.kick();
+            return true;
         }
         int[] slots = new int[pieces];
         SplitQueue.Buffer[] chain = new SplitQueue.Buffer[pieces];
@@ -467,11 +470,6 @@ public final class NetDriver implements AutoCloseable {
         txIovaOfHead[head] = SplitQueue.Buffer.BY_WINDOW;
         framesSent++;
         bytesSent += len;
-        tx.kick();
-        return true;
-    }
-
-    private boolean kickTxNow() throws VhostException {
         tx.kick();
         return true;
     }

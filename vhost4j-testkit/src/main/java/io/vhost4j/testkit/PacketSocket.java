@@ -58,10 +58,7 @@ public final class PacketSocket implements AutoCloseable {
             throw new IllegalArgumentException("fd " + fd + " is not a packet socket"
                     + (rc < 0 ? " (getsockname: " + Errors.name(-rc) + ")" : ""));
         }
-        int flags = Sys.fcntl(fd, F_GETFL(), 0);
-        if (flags >= 0) {
-            Sys.fcntl(fd, F_SETFL(), flags | O_NONBLOCK());
-        }
+        Sys.setNonBlocking(fd);
         return new PacketSocket(Fd.adopt(fd, "packet socket " + sockaddr_ll.sll_ifindex(sa)));
     }
 

@@ -340,6 +340,15 @@ public final class Sys {
         } catch (Throwable t) { throw unexpected(t); }
     }
 
+    /** Sets {@code O_NONBLOCK} on {@code fd} unless set; returns 0 or {@code -errno}. */
+    public static int setNonBlocking(int fd) {
+        int flags = fcntl(fd, VhostH.F_GETFL(), 0);
+        if (flags < 0 || (flags & VhostH.O_NONBLOCK()) != 0) {
+            return Math.min(flags, 0);
+        }
+        return fcntl(fd, VhostH.F_SETFL(), flags | VhostH.O_NONBLOCK());
+    }
+
     /** {@code connect(fd, addr, addr.byteSize())}; EINTR is reported, not retried (the connection goes on). */
     public static int connect(int fd, MemorySegment addr) {
         MemorySegment c = LOCAL.get().capture;
