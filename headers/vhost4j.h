@@ -1,9 +1,17 @@
 /*
  * Umbrella header jextract reads to generate io.vhost4j.internal.gen (see native/regenerate-bindings.sh).
- * headers/linux/ holds the vhost/virtio/tun/vsock uapi headers from linux-libc-dev 6.1 (Debian 12), so the
- * generated ABI does not depend on the machine that regenerates it; the rest comes from the system.
+ * headers/linux/ holds uapi headers copied verbatim from Debian's linux-libc-dev: vhost.h, vhost_types.h, vduse.h
+ * and vdpa.h from 6.12.118 (Debian 13: every vhost-vdpa ioctl up to GET_VRING_SIZE), the virtio/tun/vsock ones
+ * from 6.1 (Debian 12), so the generated ABI does not depend on the machine that regenerates it; the rest
+ * (netlink, sockets, libc) comes from the system.
  */
 #include <linux/vhost.h>
+#include <linux/vduse.h>
+#include <linux/vdpa.h>
+#include <linux/netlink.h>
+#include <linux/genetlink.h>
+#include <linux/virtio_ids.h>
+#include <linux/memfd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_net.h>

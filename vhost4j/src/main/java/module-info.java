@@ -7,6 +7,7 @@
 module io.vhost4j {
     exports io.vhost4j;
     exports io.vhost4j.iotlb;
+    exports io.vhost4j.vdpa;
 
     // The test kit maps guest memory and opens packet sockets through the same syscall layer.
     exports io.vhost4j.internal.sys to io.vhost4j.testkit;

@@ -4,17 +4,21 @@ import static io.vhost4j.internal.gen.VhostH.*;
 
 /**
  * vhost backend feature bits ({@code VHOST_GET/SET_BACKEND_FEATURES}); bit numbers, not masks.
- * vhost-net and vhost-vsock offer only {@link #IOTLB_MSG_V2}.
+ * vhost-net and vhost-vsock offer only {@link #IOTLB_MSG_V2}; the rest are vhost-vdpa's.
  */
 public enum BackendFeature {
     IOTLB_MSG_V2(VHOST_BACKEND_F_IOTLB_MSG_V2()),
     IOTLB_BATCH(VHOST_BACKEND_F_IOTLB_BATCH()),
     IOTLB_ASID(VHOST_BACKEND_F_IOTLB_ASID()),
     SUSPEND(VHOST_BACKEND_F_SUSPEND()),
-    /** Linux 6.7+; not in the 6.1 header the bindings come from. */
-    RESUME(5),
-    /** Linux 6.7+; not in the 6.1 header the bindings come from. */
-    ENABLE_AFTER_DRIVER_OK(6);
+    /** vhost-vdpa, Linux 6.7+: {@code VHOST_VDPA_RESUME} works. */
+    RESUME(VHOST_BACKEND_F_RESUME()),
+    /** vhost-vdpa, Linux 6.7+: queues may be enabled after DRIVER_OK. */
+    ENABLE_AFTER_DRIVER_OK(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK()),
+    /** vhost-vdpa, Linux 6.7+: a queue's rings may live in another group (address space) than its buffers. */
+    DESC_ASID(VHOST_BACKEND_F_DESC_ASID()),
+    /** vhost-vdpa, Linux 6.7+: the IOTLB survives a device reset. */
+    IOTLB_PERSIST(VHOST_BACKEND_F_IOTLB_PERSIST());
 
     private final int bit;
 

@@ -8,6 +8,11 @@ public enum DeviceKind {
     NET("/dev/vhost-net", 2, List.of(NetFeature.values())),
     /** {@code /dev/vhost-vsock}: RX queue 0, TX queue 1 (the event queue stays in the VMM). */
     VSOCK("/dev/vhost-vsock", 2, List.of(VsockFeature.values())),
+    /**
+     * {@code /dev/vhost-vdpa-N}: as many queues as {@code VHOST_VDPA_GET_VQS_COUNT} says; device features are named
+     * only where they are device-independent (a vDPA device may be of any virtio type).
+     */
+    VDPA("/dev/vhost-vdpa-0", 0x10000, List.of()),
     /** Any other vhost character device; queue indexes are only checked against the u16 range. */
     GENERIC(null, 0x10000, List.of());
 
@@ -21,7 +26,7 @@ public enum DeviceKind {
         this.deviceFeatures = deviceFeatures;
     }
 
-    /** The usual device node, or {@code null} for {@link #GENERIC}. */
+    /** The usual device node ({@link #VDPA}: the first one), or {@code null} for {@link #GENERIC}. */
     public String defaultPath() { return defaultPath; }
 
     /** Number of virtqueues the kernel driver has; valid indexes are {@code 0 .. maxQueues()-1}. */

@@ -15,6 +15,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * ({@code VHOST_SET_VRING_KICK/CALL/ERR}) and for the dirty log.
  */
 public final class EventFd implements AutoCloseable {
+    static {
+        io.vhost4j.internal.access.DeviceHandles.registerEventFd(e -> e.fd);
+    }
+
     private final Fd fd;
 
     private EventFd(Fd fd) {

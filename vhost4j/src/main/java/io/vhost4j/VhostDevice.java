@@ -25,13 +25,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * An open vhost character device and every generic ioctl of {@code <linux/vhost.h>}.
  *
- * <p>{@link VhostNet} and {@link VhostVsock} add their device-specific calls; {@link #open(String)} opens any
+ * <p>{@link VhostNet}, {@link VhostVsock} and {@link VhostVdpa} add their device-specific calls; {@link #open(String)} opens any
  * other vhost device generically. Arguments are validated before the kernel sees them
  * ({@link IllegalArgumentException}); a call the kernel refuses throws {@link VhostException} naming the
  * errno, the ioctl and the device. After {@link #close()} every call throws {@link IllegalStateException}.
  * Calls may come from several threads.
  */
-public sealed class VhostDevice implements AutoCloseable permits VhostNet, VhostVsock {
+public sealed class VhostDevice implements AutoCloseable permits VhostNet, VhostVsock, VhostVdpa {
     /** Largest split virtqueue size. */
     public static final int MAX_QUEUE_SIZE = 32768;
 
@@ -42,6 +42,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     private final Fd fd;
     private final IotlbChannel iotlb;
     private final DeviceKind kind;
+    private volatile int maxQueues;
     private volatile Features acked;
     private volatile long[] forkOwnerIoctls; // {get, set} as the kernel answered them, once probed
     private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
@@ -57,6 +58,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     VhostDevice(Fd fd, DeviceKind kind) {
         this.kind = kind;
+        this.maxQueues = kind.maxQueues();
         this.fd = fd;
         this.iotlb = new IotlbChannel(fd);
     }
@@ -160,10 +162,16 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     }
 
     final void checkIndex(int index) {
-        if (index < 0 || index >= kind.maxQueues()) {
+        int max = maxQueues;
+        if (index < 0 || index >= max) {
             throw new IllegalArgumentException("vring index " + index + " out of range for " + path() + " (0.."
-                    + (kind.maxQueues() - 1) + ")");
+                    + (max - 1) + ")");
         }
+    }
+
+    /** Narrows the valid queue indexes to {@code 0 .. count-1} (a vDPA device says how many it has). */
+    final void limitQueues(int count) {
+        maxQueues = Math.min(count, kind.maxQueues());
     }
 
     private void vringState(String op, long request, int index, int num) throws VhostException {
@@ -357,7 +365,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public java.util.Optional<ForkOwner> getForkFromOwner() throws VhostException {
         long[][] candidates = forkOwnerIoctls != null ? new long[][] {forkOwnerIoctls} : new long[][] {
-                {NewerIoctls.VHOST_GET_FORK_FROM_OWNER, NewerIoctls.VHOST_SET_FORK_FROM_OWNER},
+                {VHOST_GET_FORK_FROM_OWNER(), VHOST_SET_FORK_FROM_OWNER()},
                 {NewerIoctls.VHOST_GET_FORK_FROM_OWNER_FIRST, NewerIoctls.VHOST_SET_FORK_FROM_OWNER_FIRST}};
         for (long[] pair : candidates) {
             Sys.Local l = Sys.local();
@@ -396,7 +404,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_INT, 0, 0);
-        ioctl(l, "VHOST_NEW_WORKER", NewerIoctls.VHOST_NEW_WORKER, s);
+        ioctl(l, "VHOST_NEW_WORKER", VHOST_NEW_WORKER(), s);
         return s.get(JAVA_INT, 0);
     }
 
@@ -405,7 +413,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_INT, 0, workerId);
-        ioctl(l, "VHOST_FREE_WORKER", NewerIoctls.VHOST_FREE_WORKER, s);
+        ioctl(l, "VHOST_FREE_WORKER", VHOST_FREE_WORKER(), s);
     }
 
     /** {@code VHOST_ATTACH_VRING_WORKER}: queue {@code index} is served by worker {@code workerId}. */
@@ -415,7 +423,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         MemorySegment s = l.scratch();
         s.set(JAVA_INT, 0, index);
         s.set(JAVA_INT, 4, workerId);
-        ioctl(l, "VHOST_ATTACH_VRING_WORKER", NewerIoctls.VHOST_ATTACH_VRING_WORKER, s);
+        ioctl(l, "VHOST_ATTACH_VRING_WORKER", VHOST_ATTACH_VRING_WORKER(), s);
     }
 
     /** {@code VHOST_GET_VRING_WORKER}: the id of the worker serving queue {@code index}. */
@@ -425,7 +433,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         MemorySegment s = l.scratch();
         s.set(JAVA_INT, 0, index);
         s.set(JAVA_INT, 4, 0);
-        ioctl(l, "VHOST_GET_VRING_WORKER", NewerIoctls.VHOST_GET_VRING_WORKER, s);
+        ioctl(l, "VHOST_GET_VRING_WORKER", VHOST_GET_VRING_WORKER(), s);
         return s.get(JAVA_INT, 4);
     }
 
@@ -479,13 +487,18 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /**
      * {@code VHOST_SET_VRING_ADDR}. The address kind must match the negotiated features: IOVAs need
-     * {@link VirtioFeature#ACCESS_PLATFORM} acked on this device, user addresses need it off.
+     * {@link VirtioFeature#ACCESS_PLATFORM} acked on this device, user addresses need it off. On vhost-vdpa they
+     * are always IOVAs.
      */
     public void setVringAddr(VringAddr addr) throws VhostException {
         checkIndex(addr.index());
         Features f = acked;
+        if (kind == DeviceKind.VDPA && addr.kind() != AddressKind.IOVA) {
+            throw new IllegalArgumentException("vhost-vdpa ring addresses are IOVAs (mapped with IOTLB updates), not "
+                    + addr.kind() + ": " + path());
+        }
         boolean iotlb = f != null && f.has(VirtioFeature.ACCESS_PLATFORM);
-        if (f != null && iotlb != (addr.kind() == AddressKind.IOVA)) {
+        if (kind != DeviceKind.VDPA && f != null && iotlb != (addr.kind() == AddressKind.IOVA)) {
             throw new IllegalArgumentException(addr.kind() + " ring addresses given to " + path() + " whose device"
                     + " IOTLB is " + (iotlb ? "on (ACCESS_PLATFORM acked): use IOVAs" : "off: use user addresses"));
         }

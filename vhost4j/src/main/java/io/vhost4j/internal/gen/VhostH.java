@@ -24,6 +24,60 @@ public class VhostH extends VhostH$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
+    private static final int VIRTIO_CONFIG_S_ACKNOWLEDGE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_CONFIG_S_ACKNOWLEDGE 1
+     * }
+     */
+    public static int VIRTIO_CONFIG_S_ACKNOWLEDGE() {
+        return VIRTIO_CONFIG_S_ACKNOWLEDGE;
+    }
+    private static final int VIRTIO_CONFIG_S_DRIVER = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_CONFIG_S_DRIVER 2
+     * }
+     */
+    public static int VIRTIO_CONFIG_S_DRIVER() {
+        return VIRTIO_CONFIG_S_DRIVER;
+    }
+    private static final int VIRTIO_CONFIG_S_DRIVER_OK = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_CONFIG_S_DRIVER_OK 4
+     * }
+     */
+    public static int VIRTIO_CONFIG_S_DRIVER_OK() {
+        return VIRTIO_CONFIG_S_DRIVER_OK;
+    }
+    private static final int VIRTIO_CONFIG_S_FEATURES_OK = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_CONFIG_S_FEATURES_OK 8
+     * }
+     */
+    public static int VIRTIO_CONFIG_S_FEATURES_OK() {
+        return VIRTIO_CONFIG_S_FEATURES_OK;
+    }
+    private static final int VIRTIO_CONFIG_S_NEEDS_RESET = (int)64L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_CONFIG_S_NEEDS_RESET 64
+     * }
+     */
+    public static int VIRTIO_CONFIG_S_NEEDS_RESET() {
+        return VIRTIO_CONFIG_S_NEEDS_RESET;
+    }
+    private static final int VIRTIO_CONFIG_S_FAILED = (int)128L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_CONFIG_S_FAILED 128
+     * }
+     */
+    public static int VIRTIO_CONFIG_S_FAILED() {
+        return VIRTIO_CONFIG_S_FAILED;
+    }
     private static final int VIRTIO_F_NOTIFY_ON_EMPTY = (int)24L;
     /**
      * {@snippet lang=c :
@@ -429,6 +483,42 @@ public class VhostH extends VhostH$shared {
     public static int VHOST_BACKEND_F_SUSPEND() {
         return VHOST_BACKEND_F_SUSPEND;
     }
+    private static final int VHOST_BACKEND_F_RESUME = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_BACKEND_F_RESUME 5
+     * }
+     */
+    public static int VHOST_BACKEND_F_RESUME() {
+        return VHOST_BACKEND_F_RESUME;
+    }
+    private static final int VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK 6
+     * }
+     */
+    public static int VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK() {
+        return VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK;
+    }
+    private static final int VHOST_BACKEND_F_DESC_ASID = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_BACKEND_F_DESC_ASID 7
+     * }
+     */
+    public static int VHOST_BACKEND_F_DESC_ASID() {
+        return VHOST_BACKEND_F_DESC_ASID;
+    }
+    private static final int VHOST_BACKEND_F_IOTLB_PERSIST = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_BACKEND_F_IOTLB_PERSIST 8
+     * }
+     */
+    public static int VHOST_BACKEND_F_IOTLB_PERSIST() {
+        return VHOST_BACKEND_F_IOTLB_PERSIST;
+    }
     private static final int VHOST_VIRTIO = (int)175L;
     /**
      * {@snippet lang=c :
@@ -455,6 +545,213 @@ public class VhostH extends VhostH$shared {
      */
     public static int VHOST_VRING_BIG_ENDIAN() {
         return VHOST_VRING_BIG_ENDIAN;
+    }
+    private static final int VHOST_FORK_OWNER_KTHREAD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_FORK_OWNER_KTHREAD 0
+     * }
+     */
+    public static int VHOST_FORK_OWNER_KTHREAD() {
+        return VHOST_FORK_OWNER_KTHREAD;
+    }
+    private static final int VHOST_FORK_OWNER_TASK = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_FORK_OWNER_TASK 1
+     * }
+     */
+    public static int VHOST_FORK_OWNER_TASK() {
+        return VHOST_FORK_OWNER_TASK;
+    }
+    private static final int VDUSE_BASE = (int)129L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_BASE 129
+     * }
+     */
+    public static int VDUSE_BASE() {
+        return VDUSE_BASE;
+    }
+    private static final int VDUSE_API_VERSION = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_API_VERSION 0
+     * }
+     */
+    public static int VDUSE_API_VERSION() {
+        return VDUSE_API_VERSION;
+    }
+    private static final int VDUSE_NAME_MAX = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_NAME_MAX 256
+     * }
+     */
+    public static int VDUSE_NAME_MAX() {
+        return VDUSE_NAME_MAX;
+    }
+    private static final int VDUSE_ACCESS_RO = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_ACCESS_RO 1
+     * }
+     */
+    public static int VDUSE_ACCESS_RO() {
+        return VDUSE_ACCESS_RO;
+    }
+    private static final int VDUSE_ACCESS_WO = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_ACCESS_WO 2
+     * }
+     */
+    public static int VDUSE_ACCESS_WO() {
+        return VDUSE_ACCESS_WO;
+    }
+    private static final int VDUSE_ACCESS_RW = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_ACCESS_RW 3
+     * }
+     */
+    public static int VDUSE_ACCESS_RW() {
+        return VDUSE_ACCESS_RW;
+    }
+    private static final int VDUSE_REQ_RESULT_OK = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_REQ_RESULT_OK 0
+     * }
+     */
+    public static int VDUSE_REQ_RESULT_OK() {
+        return VDUSE_REQ_RESULT_OK;
+    }
+    private static final int VDUSE_REQ_RESULT_FAILED = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_REQ_RESULT_FAILED 1
+     * }
+     */
+    public static int VDUSE_REQ_RESULT_FAILED() {
+        return VDUSE_REQ_RESULT_FAILED;
+    }
+    private static final int VDPA_GENL_VERSION = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VDPA_GENL_VERSION 1
+     * }
+     */
+    public static int VDPA_GENL_VERSION() {
+        return VDPA_GENL_VERSION;
+    }
+    private static final int NETLINK_GENERIC = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define NETLINK_GENERIC 16
+     * }
+     */
+    public static int NETLINK_GENERIC() {
+        return NETLINK_GENERIC;
+    }
+    private static final int NLM_F_REQUEST = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define NLM_F_REQUEST 1
+     * }
+     */
+    public static int NLM_F_REQUEST() {
+        return NLM_F_REQUEST;
+    }
+    private static final int NLM_F_MULTI = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define NLM_F_MULTI 2
+     * }
+     */
+    public static int NLM_F_MULTI() {
+        return NLM_F_MULTI;
+    }
+    private static final int NLM_F_ACK = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define NLM_F_ACK 4
+     * }
+     */
+    public static int NLM_F_ACK() {
+        return NLM_F_ACK;
+    }
+    private static final int NLM_F_CAPPED = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define NLM_F_CAPPED 256
+     * }
+     */
+    public static int NLM_F_CAPPED() {
+        return NLM_F_CAPPED;
+    }
+    private static final int NLM_F_ACK_TLVS = (int)512L;
+    /**
+     * {@snippet lang=c :
+     * #define NLM_F_ACK_TLVS 512
+     * }
+     */
+    public static int NLM_F_ACK_TLVS() {
+        return NLM_F_ACK_TLVS;
+    }
+    private static final int NLMSG_NOOP = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define NLMSG_NOOP 1
+     * }
+     */
+    public static int NLMSG_NOOP() {
+        return NLMSG_NOOP;
+    }
+    private static final int NLMSG_ERROR = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define NLMSG_ERROR 2
+     * }
+     */
+    public static int NLMSG_ERROR() {
+        return NLMSG_ERROR;
+    }
+    private static final int NLMSG_DONE = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define NLMSG_DONE 3
+     * }
+     */
+    public static int NLMSG_DONE() {
+        return NLMSG_DONE;
+    }
+    private static final int NETLINK_CAP_ACK = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * #define NETLINK_CAP_ACK 10
+     * }
+     */
+    public static int NETLINK_CAP_ACK() {
+        return NETLINK_CAP_ACK;
+    }
+    private static final int NETLINK_EXT_ACK = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define NETLINK_EXT_ACK 11
+     * }
+     */
+    public static int NETLINK_EXT_ACK() {
+        return NETLINK_EXT_ACK;
+    }
+    private static final int VIRTIO_ID_NET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_ID_NET 1
+     * }
+     */
+    public static int VIRTIO_ID_NET() {
+        return VIRTIO_ID_NET;
     }
     private static final int ETH_P_IP = (int)2048L;
     /**
@@ -735,6 +1032,15 @@ public class VhostH extends VhostH$shared {
     public static int VIRTIO_NET_F_GSO() {
         return VIRTIO_NET_F_GSO;
     }
+    private static final int VIRTIO_NET_S_LINK_UP = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VIRTIO_NET_S_LINK_UP 1
+     * }
+     */
+    public static int VIRTIO_NET_S_LINK_UP() {
+        return VIRTIO_NET_S_LINK_UP;
+    }
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = (int)1L;
     /**
      * {@snippet lang=c :
@@ -941,6 +1247,15 @@ public class VhostH extends VhostH$shared {
      */
     public static int SOL_PACKET() {
         return SOL_PACKET;
+    }
+    private static final int SOL_NETLINK = (int)270L;
+    /**
+     * {@snippet lang=c :
+     * #define SOL_NETLINK 270
+     * }
+     */
+    public static int SOL_NETLINK() {
+        return SOL_NETLINK;
     }
     private static final int SOL_SOCKET = (int)1L;
     /**
@@ -2355,6 +2670,240 @@ public class VhostH extends VhostH$shared {
     public static int EHWPOISON() {
         return EHWPOISON;
     }
+    private static final int VDUSE_GET_VQ_STATE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum vduse_req_type.VDUSE_GET_VQ_STATE = 0
+     * }
+     */
+    public static int VDUSE_GET_VQ_STATE() {
+        return VDUSE_GET_VQ_STATE;
+    }
+    private static final int VDUSE_SET_STATUS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum vduse_req_type.VDUSE_SET_STATUS = 1
+     * }
+     */
+    public static int VDUSE_SET_STATUS() {
+        return VDUSE_SET_STATUS;
+    }
+    private static final int VDUSE_UPDATE_IOTLB = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum vduse_req_type.VDUSE_UPDATE_IOTLB = 2
+     * }
+     */
+    public static int VDUSE_UPDATE_IOTLB() {
+        return VDUSE_UPDATE_IOTLB;
+    }
+    private static final int VDPA_CMD_MGMTDEV_GET = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_command.VDPA_CMD_MGMTDEV_GET = 2
+     * }
+     */
+    public static int VDPA_CMD_MGMTDEV_GET() {
+        return VDPA_CMD_MGMTDEV_GET;
+    }
+    private static final int VDPA_CMD_DEV_NEW = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_command.VDPA_CMD_DEV_NEW = 3
+     * }
+     */
+    public static int VDPA_CMD_DEV_NEW() {
+        return VDPA_CMD_DEV_NEW;
+    }
+    private static final int VDPA_CMD_DEV_DEL = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_command.VDPA_CMD_DEV_DEL = 4
+     * }
+     */
+    public static int VDPA_CMD_DEV_DEL() {
+        return VDPA_CMD_DEV_DEL;
+    }
+    private static final int VDPA_CMD_DEV_GET = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_command.VDPA_CMD_DEV_GET = 5
+     * }
+     */
+    public static int VDPA_CMD_DEV_GET() {
+        return VDPA_CMD_DEV_GET;
+    }
+    private static final int VDPA_CMD_DEV_CONFIG_GET = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_command.VDPA_CMD_DEV_CONFIG_GET = 6
+     * }
+     */
+    public static int VDPA_CMD_DEV_CONFIG_GET() {
+        return VDPA_CMD_DEV_CONFIG_GET;
+    }
+    private static final int VDPA_ATTR_MGMTDEV_BUS_NAME = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_MGMTDEV_BUS_NAME = 1
+     * }
+     */
+    public static int VDPA_ATTR_MGMTDEV_BUS_NAME() {
+        return VDPA_ATTR_MGMTDEV_BUS_NAME;
+    }
+    private static final int VDPA_ATTR_MGMTDEV_DEV_NAME = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_MGMTDEV_DEV_NAME = 2
+     * }
+     */
+    public static int VDPA_ATTR_MGMTDEV_DEV_NAME() {
+        return VDPA_ATTR_MGMTDEV_DEV_NAME;
+    }
+    private static final int VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES = 3
+     * }
+     */
+    public static int VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES() {
+        return VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES;
+    }
+    private static final int VDPA_ATTR_DEV_NAME = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_NAME = 4
+     * }
+     */
+    public static int VDPA_ATTR_DEV_NAME() {
+        return VDPA_ATTR_DEV_NAME;
+    }
+    private static final int VDPA_ATTR_DEV_ID = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_ID = 5
+     * }
+     */
+    public static int VDPA_ATTR_DEV_ID() {
+        return VDPA_ATTR_DEV_ID;
+    }
+    private static final int VDPA_ATTR_DEV_VENDOR_ID = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_VENDOR_ID = 6
+     * }
+     */
+    public static int VDPA_ATTR_DEV_VENDOR_ID() {
+        return VDPA_ATTR_DEV_VENDOR_ID;
+    }
+    private static final int VDPA_ATTR_DEV_MAX_VQS = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_MAX_VQS = 7
+     * }
+     */
+    public static int VDPA_ATTR_DEV_MAX_VQS() {
+        return VDPA_ATTR_DEV_MAX_VQS;
+    }
+    private static final int VDPA_ATTR_DEV_MAX_VQ_SIZE = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_MAX_VQ_SIZE = 8
+     * }
+     */
+    public static int VDPA_ATTR_DEV_MAX_VQ_SIZE() {
+        return VDPA_ATTR_DEV_MAX_VQ_SIZE;
+    }
+    private static final int VDPA_ATTR_DEV_MIN_VQ_SIZE = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_MIN_VQ_SIZE = 9
+     * }
+     */
+    public static int VDPA_ATTR_DEV_MIN_VQ_SIZE() {
+        return VDPA_ATTR_DEV_MIN_VQ_SIZE;
+    }
+    private static final int VDPA_ATTR_DEV_NET_CFG_MACADDR = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_NET_CFG_MACADDR = 10
+     * }
+     */
+    public static int VDPA_ATTR_DEV_NET_CFG_MACADDR() {
+        return VDPA_ATTR_DEV_NET_CFG_MACADDR;
+    }
+    private static final int VDPA_ATTR_DEV_NEGOTIATED_FEATURES = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_NEGOTIATED_FEATURES = 14
+     * }
+     */
+    public static int VDPA_ATTR_DEV_NEGOTIATED_FEATURES() {
+        return VDPA_ATTR_DEV_NEGOTIATED_FEATURES;
+    }
+    private static final int VDPA_ATTR_DEV_MGMTDEV_MAX_VQS = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_MGMTDEV_MAX_VQS = 15
+     * }
+     */
+    public static int VDPA_ATTR_DEV_MGMTDEV_MAX_VQS() {
+        return VDPA_ATTR_DEV_MGMTDEV_MAX_VQS;
+    }
+    private static final int VDPA_ATTR_DEV_SUPPORTED_FEATURES = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_SUPPORTED_FEATURES = 16
+     * }
+     */
+    public static int VDPA_ATTR_DEV_SUPPORTED_FEATURES() {
+        return VDPA_ATTR_DEV_SUPPORTED_FEATURES;
+    }
+    private static final int VDPA_ATTR_DEV_FEATURES = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * enum vdpa_attr.VDPA_ATTR_DEV_FEATURES = 20
+     * }
+     */
+    public static int VDPA_ATTR_DEV_FEATURES() {
+        return VDPA_ATTR_DEV_FEATURES;
+    }
+    private static final int NLMSGERR_ATTR_MSG = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum nlmsgerr_attrs.NLMSGERR_ATTR_MSG = 1
+     * }
+     */
+    public static int NLMSGERR_ATTR_MSG() {
+        return NLMSGERR_ATTR_MSG;
+    }
+    private static final int CTRL_CMD_GETFAMILY = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CTRL_CMD_GETFAMILY = 3
+     * }
+     */
+    public static int CTRL_CMD_GETFAMILY() {
+        return CTRL_CMD_GETFAMILY;
+    }
+    private static final int CTRL_ATTR_FAMILY_ID = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CTRL_ATTR_FAMILY_ID = 1
+     * }
+     */
+    public static int CTRL_ATTR_FAMILY_ID() {
+        return CTRL_ATTR_FAMILY_ID;
+    }
+    private static final int CTRL_ATTR_FAMILY_NAME = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CTRL_ATTR_FAMILY_NAME = 2
+     * }
+     */
+    public static int CTRL_ATTR_FAMILY_NAME() {
+        return CTRL_ATTR_FAMILY_NAME;
+    }
     private static final int VIRTIO_VSOCK_EVENT_TRANSPORT_RESET = (int)0L;
     /**
      * {@snippet lang=c :
@@ -2886,6 +3435,24 @@ public class VhostH extends VhostH$shared {
     public static long VHOST_SET_LOG_FD() {
         return VHOST_SET_LOG_FD;
     }
+    private static final long VHOST_NEW_WORKER = 2147790600L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_NEW_WORKER 2147790600
+     * }
+     */
+    public static long VHOST_NEW_WORKER() {
+        return VHOST_NEW_WORKER;
+    }
+    private static final long VHOST_FREE_WORKER = 1074048777L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_FREE_WORKER 1074048777
+     * }
+     */
+    public static long VHOST_FREE_WORKER() {
+        return VHOST_FREE_WORKER;
+    }
     private static final long VHOST_SET_VRING_NUM = 1074310928L;
     /**
      * {@snippet lang=c :
@@ -2939,6 +3506,24 @@ public class VhostH extends VhostH$shared {
      */
     public static long VHOST_GET_VRING_ENDIAN() {
         return VHOST_GET_VRING_ENDIAN;
+    }
+    private static final long VHOST_ATTACH_VRING_WORKER = 1074310933L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_ATTACH_VRING_WORKER 1074310933
+     * }
+     */
+    public static long VHOST_ATTACH_VRING_WORKER() {
+        return VHOST_ATTACH_VRING_WORKER;
+    }
+    private static final long VHOST_GET_VRING_WORKER = 3221794582L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_GET_VRING_WORKER 3221794582
+     * }
+     */
+    public static long VHOST_GET_VRING_WORKER() {
+        return VHOST_GET_VRING_WORKER;
     }
     private static final long VHOST_SET_VRING_KICK = 1074310944L;
     /**
@@ -3165,24 +3750,6 @@ public class VhostH extends VhostH$shared {
     public static long VHOST_VDPA_GET_CONFIG_SIZE() {
         return VHOST_VDPA_GET_CONFIG_SIZE;
     }
-    private static final long VHOST_VDPA_GET_VQS_COUNT = 2147790720L;
-    /**
-     * {@snippet lang=c :
-     * #define VHOST_VDPA_GET_VQS_COUNT 2147790720
-     * }
-     */
-    public static long VHOST_VDPA_GET_VQS_COUNT() {
-        return VHOST_VDPA_GET_VQS_COUNT;
-    }
-    private static final long VHOST_VDPA_GET_GROUP_NUM = 2147790721L;
-    /**
-     * {@snippet lang=c :
-     * #define VHOST_VDPA_GET_GROUP_NUM 2147790721
-     * }
-     */
-    public static long VHOST_VDPA_GET_GROUP_NUM() {
-        return VHOST_VDPA_GET_GROUP_NUM;
-    }
     private static final long VHOST_VDPA_GET_AS_NUM = 2147790714L;
     /**
      * {@snippet lang=c :
@@ -3218,6 +3785,276 @@ public class VhostH extends VhostH$shared {
      */
     public static int VHOST_VDPA_SUSPEND() {
         return VHOST_VDPA_SUSPEND;
+    }
+    private static final int VHOST_VDPA_RESUME = (int)44926L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_VDPA_RESUME 44926
+     * }
+     */
+    public static int VHOST_VDPA_RESUME() {
+        return VHOST_VDPA_RESUME;
+    }
+    private static final long VHOST_VDPA_GET_VRING_DESC_GROUP = 3221794687L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_VDPA_GET_VRING_DESC_GROUP 3221794687
+     * }
+     */
+    public static long VHOST_VDPA_GET_VRING_DESC_GROUP() {
+        return VHOST_VDPA_GET_VRING_DESC_GROUP;
+    }
+    private static final long VHOST_VDPA_GET_VQS_COUNT = 2147790720L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_VDPA_GET_VQS_COUNT 2147790720
+     * }
+     */
+    public static long VHOST_VDPA_GET_VQS_COUNT() {
+        return VHOST_VDPA_GET_VQS_COUNT;
+    }
+    private static final long VHOST_VDPA_GET_GROUP_NUM = 2147790721L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_VDPA_GET_GROUP_NUM 2147790721
+     * }
+     */
+    public static long VHOST_VDPA_GET_GROUP_NUM() {
+        return VHOST_VDPA_GET_GROUP_NUM;
+    }
+    private static final long VHOST_VDPA_GET_VRING_SIZE = 3221794690L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_VDPA_GET_VRING_SIZE 3221794690
+     * }
+     */
+    public static long VHOST_VDPA_GET_VRING_SIZE() {
+        return VHOST_VDPA_GET_VRING_SIZE;
+    }
+    private static final long VHOST_SET_FORK_FROM_OWNER = 1073852292L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_SET_FORK_FROM_OWNER 1073852292
+     * }
+     */
+    public static long VHOST_SET_FORK_FROM_OWNER() {
+        return VHOST_SET_FORK_FROM_OWNER;
+    }
+    private static final long VHOST_GET_FORK_FROM_OWNER = 2147594117L;
+    /**
+     * {@snippet lang=c :
+     * #define VHOST_GET_FORK_FROM_OWNER 2147594117
+     * }
+     */
+    public static long VHOST_GET_FORK_FROM_OWNER() {
+        return VHOST_GET_FORK_FROM_OWNER;
+    }
+    private static final long VDUSE_GET_API_VERSION = 2148040960L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_GET_API_VERSION 2148040960
+     * }
+     */
+    public static long VDUSE_GET_API_VERSION() {
+        return VDUSE_GET_API_VERSION;
+    }
+    private static final long VDUSE_SET_API_VERSION = 1074299137L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_SET_API_VERSION 1074299137
+     * }
+     */
+    public static long VDUSE_SET_API_VERSION() {
+        return VDUSE_SET_API_VERSION;
+    }
+    private static final long VDUSE_CREATE_DEV = 1095794946L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_CREATE_DEV 1095794946
+     * }
+     */
+    public static long VDUSE_CREATE_DEV() {
+        return VDUSE_CREATE_DEV;
+    }
+    private static final long VDUSE_DESTROY_DEV = 1090552067L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_DESTROY_DEV 1090552067
+     * }
+     */
+    public static long VDUSE_DESTROY_DEV() {
+        return VDUSE_DESTROY_DEV;
+    }
+    private static final long VDUSE_IOTLB_GET_FD = 3223355664L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_IOTLB_GET_FD 3223355664
+     * }
+     */
+    public static long VDUSE_IOTLB_GET_FD() {
+        return VDUSE_IOTLB_GET_FD;
+    }
+    private static final long VDUSE_DEV_GET_FEATURES = 2148040977L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_DEV_GET_FEATURES 2148040977
+     * }
+     */
+    public static long VDUSE_DEV_GET_FEATURES() {
+        return VDUSE_DEV_GET_FEATURES;
+    }
+    private static final long VDUSE_DEV_SET_CONFIG = 1074299154L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_DEV_SET_CONFIG 1074299154
+     * }
+     */
+    public static long VDUSE_DEV_SET_CONFIG() {
+        return VDUSE_DEV_SET_CONFIG;
+    }
+    private static final int VDUSE_DEV_INJECT_CONFIG_IRQ = (int)33043L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_DEV_INJECT_CONFIG_IRQ 33043
+     * }
+     */
+    public static int VDUSE_DEV_INJECT_CONFIG_IRQ() {
+        return VDUSE_DEV_INJECT_CONFIG_IRQ;
+    }
+    private static final long VDUSE_VQ_SETUP = 1075872020L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_VQ_SETUP 1075872020
+     * }
+     */
+    public static long VDUSE_VQ_SETUP() {
+        return VDUSE_VQ_SETUP;
+    }
+    private static final long VDUSE_VQ_GET_INFO = 3224404245L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_VQ_GET_INFO 3224404245
+     * }
+     */
+    public static long VDUSE_VQ_GET_INFO() {
+        return VDUSE_VQ_GET_INFO;
+    }
+    private static final int VDUSE_EVENTFD_DEASSIGN = (int)-1L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_EVENTFD_DEASSIGN -1
+     * }
+     */
+    public static int VDUSE_EVENTFD_DEASSIGN() {
+        return VDUSE_EVENTFD_DEASSIGN;
+    }
+    private static final long VDUSE_VQ_SETUP_KICKFD = 1074299158L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_VQ_SETUP_KICKFD 1074299158
+     * }
+     */
+    public static long VDUSE_VQ_SETUP_KICKFD() {
+        return VDUSE_VQ_SETUP_KICKFD;
+    }
+    private static final long VDUSE_VQ_INJECT_IRQ = 1074037015L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_VQ_INJECT_IRQ 1074037015
+     * }
+     */
+    public static long VDUSE_VQ_INJECT_IRQ() {
+        return VDUSE_VQ_INJECT_IRQ;
+    }
+    private static final long VDUSE_IOTLB_REG_UMEM = 1076920600L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_IOTLB_REG_UMEM 1076920600
+     * }
+     */
+    public static long VDUSE_IOTLB_REG_UMEM() {
+        return VDUSE_IOTLB_REG_UMEM;
+    }
+    private static final long VDUSE_IOTLB_DEREG_UMEM = 1076920601L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_IOTLB_DEREG_UMEM 1076920601
+     * }
+     */
+    public static long VDUSE_IOTLB_DEREG_UMEM() {
+        return VDUSE_IOTLB_DEREG_UMEM;
+    }
+    private static final int VDUSE_IOVA_CAP_UMEM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_IOVA_CAP_UMEM 1
+     * }
+     */
+    public static int VDUSE_IOVA_CAP_UMEM() {
+        return VDUSE_IOVA_CAP_UMEM;
+    }
+    private static final long VDUSE_IOTLB_GET_INFO = 3224404250L;
+    /**
+     * {@snippet lang=c :
+     * #define VDUSE_IOTLB_GET_INFO 3224404250
+     * }
+     */
+    public static long VDUSE_IOTLB_GET_INFO() {
+        return VDUSE_IOTLB_GET_INFO;
+    }
+    private static final int NLM_F_DUMP = (int)768L;
+    /**
+     * {@snippet lang=c :
+     * #define NLM_F_DUMP 768
+     * }
+     */
+    public static int NLM_F_DUMP() {
+        return NLM_F_DUMP;
+    }
+    private static final int NLA_F_NESTED = (int)32768L;
+    /**
+     * {@snippet lang=c :
+     * #define NLA_F_NESTED 32768
+     * }
+     */
+    public static int NLA_F_NESTED() {
+        return NLA_F_NESTED;
+    }
+    private static final int NLA_F_NET_BYTEORDER = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * #define NLA_F_NET_BYTEORDER 16384
+     * }
+     */
+    public static int NLA_F_NET_BYTEORDER() {
+        return NLA_F_NET_BYTEORDER;
+    }
+    private static final int NLA_TYPE_MASK = (int)-49153L;
+    /**
+     * {@snippet lang=c :
+     * #define NLA_TYPE_MASK -49153
+     * }
+     */
+    public static int NLA_TYPE_MASK() {
+        return NLA_TYPE_MASK;
+    }
+    private static final int GENL_ID_CTRL = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define GENL_ID_CTRL 16
+     * }
+     */
+    public static int GENL_ID_CTRL() {
+        return GENL_ID_CTRL;
+    }
+    private static final int MFD_CLOEXEC = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define MFD_CLOEXEC 1
+     * }
+     */
+    public static int MFD_CLOEXEC() {
+        return MFD_CLOEXEC;
     }
     private static final long TUNSETIFF = 1074025674L;
     /**
@@ -3326,6 +4163,15 @@ public class VhostH extends VhostH$shared {
      */
     public static int AF_INET() {
         return AF_INET;
+    }
+    private static final int AF_NETLINK = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_NETLINK 16
+     * }
+     */
+    public static int AF_NETLINK() {
+        return AF_NETLINK;
     }
     private static final int AF_PACKET = (int)17L;
     /**

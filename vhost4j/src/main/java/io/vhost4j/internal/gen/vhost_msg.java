@@ -36,7 +36,7 @@ public class vhost_msg {
         MemoryLayout.unionLayout(
             vhost_iotlb_msg.layout().withName("iotlb"),
             MemoryLayout.sequenceLayout(64, VhostH.C_CHAR).withName("padding")
-        ).withName("$anon$82:2")
+        ).withName("$anon$98:2")
     ).withName("vhost_msg");
 
     /**
@@ -90,7 +90,7 @@ public class vhost_msg {
         struct.set(type$LAYOUT, type$OFFSET, fieldValue);
     }
 
-    private static final GroupLayout iotlb$LAYOUT = (GroupLayout)$LAYOUT.select(groupElement("$anon$82:2"), groupElement("iotlb"));
+    private static final GroupLayout iotlb$LAYOUT = (GroupLayout)$LAYOUT.select(groupElement("$anon$98:2"), groupElement("iotlb"));
 
     /**
      * Layout for field:
@@ -102,7 +102,7 @@ public class vhost_msg {
         return iotlb$LAYOUT;
     }
 
-    private static final long iotlb$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$82:2"), groupElement("iotlb"));
+    private static final long iotlb$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$98:2"), groupElement("iotlb"));
 
     /**
      * Offset for field:
@@ -134,7 +134,7 @@ public class vhost_msg {
         MemorySegment.copy(fieldValue, 0L, struct, iotlb$OFFSET, iotlb$LAYOUT.byteSize());
     }
 
-    private static final SequenceLayout padding$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("$anon$82:2"), groupElement("padding"));
+    private static final SequenceLayout padding$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("$anon$98:2"), groupElement("padding"));
 
     /**
      * Layout for field:
@@ -146,7 +146,7 @@ public class vhost_msg {
         return padding$LAYOUT;
     }
 
-    private static final long padding$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$82:2"), groupElement("padding"));
+    private static final long padding$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$98:2"), groupElement("padding"));
 
     /**
      * Offset for field:

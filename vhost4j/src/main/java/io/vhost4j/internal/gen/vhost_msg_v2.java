@@ -37,7 +37,7 @@ public class vhost_msg_v2 {
         MemoryLayout.unionLayout(
             vhost_iotlb_msg.layout().withName("iotlb"),
             MemoryLayout.sequenceLayout(64, VhostH.C_CHAR).withName("padding")
-        ).withName("$anon$91:2")
+        ).withName("$anon$107:2")
     ).withName("vhost_msg_v2");
 
     /**
@@ -135,7 +135,7 @@ public class vhost_msg_v2 {
         struct.set(asid$LAYOUT, asid$OFFSET, fieldValue);
     }
 
-    private static final GroupLayout iotlb$LAYOUT = (GroupLayout)$LAYOUT.select(groupElement("$anon$91:2"), groupElement("iotlb"));
+    private static final GroupLayout iotlb$LAYOUT = (GroupLayout)$LAYOUT.select(groupElement("$anon$107:2"), groupElement("iotlb"));
 
     /**
      * Layout for field:
@@ -147,7 +147,7 @@ public class vhost_msg_v2 {
         return iotlb$LAYOUT;
     }
 
-    private static final long iotlb$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$91:2"), groupElement("iotlb"));
+    private static final long iotlb$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$107:2"), groupElement("iotlb"));
 
     /**
      * Offset for field:
@@ -179,7 +179,7 @@ public class vhost_msg_v2 {
         MemorySegment.copy(fieldValue, 0L, struct, iotlb$OFFSET, iotlb$LAYOUT.byteSize());
     }
 
-    private static final SequenceLayout padding$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("$anon$91:2"), groupElement("padding"));
+    private static final SequenceLayout padding$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("$anon$107:2"), groupElement("padding"));
 
     /**
      * Layout for field:
@@ -191,7 +191,7 @@ public class vhost_msg_v2 {
         return padding$LAYOUT;
     }
 
-    private static final long padding$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$91:2"), groupElement("padding"));
+    private static final long padding$OFFSET = $LAYOUT.byteOffset(groupElement("$anon$107:2"), groupElement("padding"));
 
     /**
      * Offset for field:

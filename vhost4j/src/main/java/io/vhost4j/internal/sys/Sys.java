@@ -91,6 +91,10 @@ public final class Sys {
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), ERRNO);
     private static final MethodHandle MUNMAP = downcall("munmap",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), ERRNO);
+    private static final MethodHandle MEMFD_CREATE = downcall("memfd_create",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle FTRUNCATE = downcall("ftruncate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), ERRNO);
     private static final MethodHandle SOCKET = downcall("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle BIND = downcall("bind",
@@ -313,6 +317,24 @@ public final class Sys {
         MemorySegment c = LOCAL.get().capture;
         try {
             return result((int) MUNMAP.invokeExact(c, MemorySegment.ofAddress(addr), length), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code memfd_create(name, flags)}: an anonymous file, for memory another mapping (or the kernel) shares. */
+    public static int memfdCreate(MemorySegment name, int flags) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            return result((int) MEMFD_CREATE.invokeExact(c, name, flags), c);
+        } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /** {@code ftruncate(fd, length)}. */
+    public static int ftruncate(int fd, long length) {
+        MemorySegment c = LOCAL.get().capture;
+        try {
+            int rc;
+            do rc = result((int) FTRUNCATE.invokeExact(c, fd, length), c); while (rc == -EINTR);
+            return rc;
         } catch (Throwable t) { throw unexpected(t); }
     }
 

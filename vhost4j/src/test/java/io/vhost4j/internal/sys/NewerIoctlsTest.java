@@ -13,15 +13,13 @@ class NewerIoctlsTest {
         assertEquals(VhostH.VHOST_GET_FEATURES(), NewerIoctls.ioc(2, 0x00, 8));
         assertEquals(VhostH.VHOST_SET_VRING_NUM(), NewerIoctls.ioc(1, 0x10, 8));
         assertEquals(VhostH.VHOST_GET_VRING_BASE(), NewerIoctls.ioc(3, 0x12, 8));
+        assertEquals(VhostH.VHOST_SET_FORK_FROM_OWNER(), NewerIoctls.ioc(1, 0x84, 1));
+        assertEquals(VhostH.VHOST_GET_FORK_FROM_OWNER(), NewerIoctls.ioc(2, 0x85, 1));
     }
 
     @Test
-    void newerRequestsHaveTheValuesOfThe73Header() {
-        assertEquals(0x8004AF08L, NewerIoctls.VHOST_NEW_WORKER);
-        assertEquals(0x4004AF09L, NewerIoctls.VHOST_FREE_WORKER);
-        assertEquals(0x4008AF15L, NewerIoctls.VHOST_ATTACH_VRING_WORKER);
-        assertEquals(0xC008AF16L, NewerIoctls.VHOST_GET_VRING_WORKER);
-        assertEquals(0x4001AF84L, NewerIoctls.VHOST_SET_FORK_FROM_OWNER);
-        assertEquals(0x8001AF85L, NewerIoctls.VHOST_GET_FORK_FROM_OWNER);
+    void theFirstForkOwnerNumbersAreOneBelowTheCurrentOnes() {
+        assertEquals(0x4001AF83L, NewerIoctls.VHOST_SET_FORK_FROM_OWNER_FIRST);
+        assertEquals(0x8001AF84L, NewerIoctls.VHOST_GET_FORK_FROM_OWNER_FIRST);
     }
 }
