@@ -168,12 +168,15 @@ public final class VhostVdpa extends VhostDevice {
         ioctl(l, "VHOST_VDPA_SET_STATUS", VHOST_VDPA_SET_STATUS(), s);
     }
 
-    /** {@code VHOST_VDPA_SUSPEND}: stops the device's queues, keeping their state (EOPNOTSUPP unless backend SUSPEND). */
+    /**
+     * {@code VHOST_VDPA_SUSPEND}: stops the device's queues, keeping their state. Before DRIVER_OK the kernel
+     * accepts it on any device (nothing runs); after, it is EOPNOTSUPP unless backend feature SUSPEND is offered.
+     */
     public void suspend() throws VhostException {
         ioctl("VHOST_VDPA_SUSPEND", VHOST_VDPA_SUSPEND(), MemorySegment.NULL);
     }
 
-    /** {@code VHOST_VDPA_RESUME}: restarts a suspended device (EOPNOTSUPP unless backend feature RESUME). */
+    /** {@code VHOST_VDPA_RESUME}: restarts a suspended device (after DRIVER_OK, EOPNOTSUPP unless backend RESUME). */
     public void resume() throws VhostException {
         ioctl("VHOST_VDPA_RESUME", VHOST_VDPA_RESUME(), MemorySegment.NULL);
     }

@@ -14,8 +14,9 @@ import java.util.List;
 import static io.vhost4j.internal.gen.VhostH.*;
 
 /**
- * "Guest" memory for driving vhost without a VM: anonymous mmap'd regions, each placed at a
- * guest-physical address (GPA). Guest-physical and user (this process's virtual) addresses are kept apart
+ * "Guest" memory for driving vhost without a VM: mmap'd regions, each placed at a guest-physical address (GPA),
+ * anonymous and private ({@link #allocate}), or shared and backed by a memfd ({@link #allocateShared}: what vDPA
+ * over VDUSE needs, since vhost-vdpa hands a VDUSE device only file-backed shared memory). Guest-physical and user (this process's virtual) addresses are kept apart
  * by name: {@link #userAddress(long)} and {@link #guestAddress(long)} translate between them.
  *
  * <p>After {@link #close()} the memory is unmapped and every segment obtained from it throws
@@ -53,6 +54,15 @@ public final class GuestMemory implements AutoCloseable {
      * (the user address is chosen by mmap). The layout is validated like a {@link MemoryTable}.
      */
     public static GuestMemory allocate(List<MemoryRegion> layout) throws VhostException {
+        return map(layout, false);
+    }
+
+    /** One shared, memfd-backed region of {@code size} bytes at guest-physical {@code guestPhysAddr}. */
+    public static GuestMemory allocateShared(long guestPhysAddr, long size) throws VhostException {
+        return map(List.of(new MemoryRegion(guestPhysAddr, size, 0)), true);
+    }
+
+    private static GuestMemory map(List<MemoryRegion> layout, boolean shared) throws VhostException {
         new MemoryTable(layout); // overlap and count checks
         Arena arena = Arena.ofShared();
         List<Region> regions = new ArrayList<>();
@@ -63,7 +73,7 @@ public final class GuestMemory implements AutoCloseable {
                     throw new IllegalArgumentException("region size 0x" + Long.toHexString(size)
                             + " is not a multiple of 4 KiB");
                 }
-                long addr = Errors.check(Sys.mmap(0, size, PROT_READ() | PROT_WRITE(),
+                long addr = shared ? mapMemfd(arena, size) : Errors.check(Sys.mmap(0, size, PROT_READ() | PROT_WRITE(),
                         MAP_PRIVATE() | MAP_ANONYMOUS(), -1, 0), "mmap", "guest memory");
                 MemorySegment seg = MemorySegment.ofAddress(addr).reinterpret(size, arena,
                         s -> Sys.munmap(addr, size));
@@ -74,6 +84,19 @@ public final class GuestMemory implements AutoCloseable {
             throw e;
         }
         return new GuestMemory(arena, regions);
+    }
+
+    /** A new memfd of {@code size} bytes, mapped shared; the descriptor is closed again (the mapping keeps the file). */
+    private static long mapMemfd(Arena arena, long size) throws VhostException {
+        int fd = Errors.check(Sys.memfdCreate(arena.allocateFrom("vhost4j-guest"), MFD_CLOEXEC()), "memfd_create",
+                "guest memory");
+        try {
+            Errors.check(Sys.ftruncate(fd, size), "ftruncate", "guest memory");
+            return Errors.check(Sys.mmap(0, size, PROT_READ() | PROT_WRITE(), MAP_SHARED(), fd, 0), "mmap",
+                    "guest memory");
+        } finally {
+            Sys.close(fd);
+        }
     }
 
     /** The regions, in the order given. */

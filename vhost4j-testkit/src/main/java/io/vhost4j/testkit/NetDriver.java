@@ -2,6 +2,8 @@ package io.vhost4j.testkit;
 
 import io.vhost4j.BackendFeature;
 import io.vhost4j.DeviceKind;
+import io.vhost4j.DeviceStatus;
+import io.vhost4j.DeviceStatusBit;
 import io.vhost4j.EventFd;
 import io.vhost4j.Features;
 import io.vhost4j.NetBackend;
@@ -9,8 +11,10 @@ import io.vhost4j.NetFeature;
 import io.vhost4j.PacketBackend;
 import io.vhost4j.Tap;
 import io.vhost4j.VhostException;
+import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostNet;
 import io.vhost4j.VhostFeature;
+import io.vhost4j.VhostVdpa;
 import io.vhost4j.VirtioFeature;
 
 import java.io.IOException;
@@ -22,7 +26,7 @@ import java.util.List;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * A userspace virtio-net driver over vhost-net: RX queue 0 and TX queue 1 as {@link SplitQueue}s in
+ * A userspace virtio-net driver over vhost-net or a vDPA net device: RX queue 0 and TX queue 1 as {@link SplitQueue}s in
  * {@link GuestMemory}, frames with the 12-byte {@code virtio_net_hdr_v1} header, {@code MRG_RXBUF} when
  * configured. It does what a guest's virtio-net driver does, without a VM.
  *
@@ -31,6 +35,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * {@link #attach(NetBackend)} starts both queues on a tap (or another backend); {@link #detach()} stops them, keeping ring state, so
  * {@link #attach} can resume. With the device IOTLB on, the used rings must be mapped between
  * {@code configure()} and {@code attach()} (see {@link #usedRings()}). One thread drives a driver.
+ *
+ * <p>Over vhost-vdpa ({@link #create(VhostVdpa, GuestMemory, long, Config)}) the driver plays the virtio driver's
+ * part towards the device: {@link #configure()} negotiates the status (ACKNOWLEDGE, DRIVER, FEATURES_OK), sets up
+ * and enables both queues and sets DRIVER_OK; there is no backend to attach. The caller sets the owner, acks the
+ * backend features and maps the driver's memory (IOVA addressing) before {@code configure()}.
  */
 public final class NetDriver implements AutoCloseable {
     /** Size of the virtio-net header on every frame (virtio_net_hdr_v1 / virtio_net_hdr_mrg_rxbuf). */
@@ -104,7 +113,9 @@ public final class NetDriver implements AutoCloseable {
         }
     }
 
-    private final VhostNet device;
+    private final VhostDevice device;
+    private final VhostNet net;   // null over vhost-vdpa
+    private final VhostVdpa vdpa; // null over vhost-net
     private final GuestMemory memory;
     private final Config config;
     private final SplitQueue rx, tx;
@@ -123,8 +134,10 @@ public final class NetDriver implements AutoCloseable {
     private VnetHeader lastHeader = VnetHeader.NONE;
     private Features acked;
 
-    private NetDriver(VhostNet device, GuestMemory memory, long baseGpa, Config config) throws VhostException {
+    private NetDriver(VhostDevice device, GuestMemory memory, long baseGpa, Config config) throws VhostException {
         this.device = device;
+        this.net = device instanceof VhostNet n ? n : null;
+        this.vdpa = device instanceof VhostVdpa v ? v : null;
         this.memory = memory;
         this.config = config;
         int n = config.queueSize();
@@ -171,6 +184,18 @@ public final class NetDriver implements AutoCloseable {
     /** Lays out the driver's rings and buffers in {@code memory} from {@code baseGpa}. */
     public static NetDriver create(VhostNet device, GuestMemory memory, long baseGpa, Config config)
             throws VhostException {
+        return new NetDriver(device, memory, baseGpa, config);
+    }
+
+    /**
+     * Lays out the driver's rings and buffers for a vDPA net device; {@code config} must use IOVA addressing (a
+     * vDPA device reaches memory only through the mappings its VMM writes).
+     */
+    public static NetDriver create(VhostVdpa device, GuestMemory memory, long baseGpa, Config config)
+            throws VhostException {
+        if (config.dma().kind() != io.vhost4j.AddressKind.IOVA) {
+            throw new IllegalArgumentException("a vDPA device needs IOVA addressing (Config.withDma(DmaWindow.iova(..)))");
+        }
         return new NetDriver(device, memory, baseGpa, config);
     }
 
@@ -224,6 +249,11 @@ public final class NetDriver implements AutoCloseable {
      * memory table, both rings, kick/call/err eventfds; then posts every RX buffer.
      */
     public void configure() throws VhostException {
+        if (vdpa != null) {
+            configureVdpa();
+            return;
+        }
+        VhostNet device = net;
         device.setOwner();
         if (config.dma().kind() == io.vhost4j.AddressKind.IOVA
                 && device.getBackendFeatures().has(BackendFeature.IOTLB_MSG_V2)) {
@@ -253,6 +283,44 @@ public final class NetDriver implements AutoCloseable {
         for (int i = 0; i < config.queueSize(); i++) {
             postRx(i);
         }
+    }
+
+    /**
+     * The vhost-vdpa path of {@link #configure()}: status ACKNOWLEDGE and DRIVER, the features (those configured
+     * that the device offers; VERSION_1 and ACCESS_PLATFORM must be offered), FEATURES_OK (checked to stick),
+     * both queues set up and enabled, DRIVER_OK; then every RX buffer posted and kicked.
+     */
+    private void configureVdpa() throws VhostException {
+        DeviceStatus status = DeviceStatus.of(DeviceStatusBit.ACKNOWLEDGE);
+        vdpa.setStatus(status);
+        status = status.with(DeviceStatusBit.DRIVER);
+        vdpa.setStatus(status);
+        Features offered = vdpa.getFeatures();
+        Features f = configuredFeatures().with(VirtioFeature.ACCESS_PLATFORM);
+        if (!offered.containsAll(f)) {
+            throw new IllegalStateException("the vDPA device offers " + offered + ", the driver needs " + f);
+        }
+        vdpa.setFeatures(f);
+        acked = f;
+        status = status.with(DeviceStatusBit.FEATURES_OK);
+        vdpa.setStatus(status);
+        if (!vdpa.getStatus().has(DeviceStatusBit.FEATURES_OK)) {
+            throw new IllegalStateException("the vDPA device did not accept features " + f);
+        }
+        SplitQueue[] queues = {rx, tx};
+        for (int q = 0; q < 2; q++) {
+            vdpa.setVringNum(q, config.queueSize());
+            vdpa.setVringBase(q, queues[q].availIndex());
+            vdpa.setVringAddr(queues[q].vringAddr(q));
+            vdpa.setVringKick(q, queues[q].kickFd());
+            vdpa.setVringCall(q, queues[q].callFd());
+            vdpa.setVringEnable(q, true);
+        }
+        vdpa.setStatus(status.with(DeviceStatusBit.DRIVER_OK));
+        for (int i = 0; i < config.queueSize(); i++) {
+            postRx(i);
+        }
+        rx.kick();
     }
 
     /** The RX and TX used rings, in that order: with the device IOTLB on they must be mapped before attach. */
@@ -294,6 +362,7 @@ public final class NetDriver implements AutoCloseable {
      * A {@link PacketBackend} needs {@link #vhostAddsHeader()} before {@link #configure()}.
      */
     public void attach(NetBackend backend) throws VhostException {
+        VhostNet device = vhostNet("attach");
         if (backend instanceof PacketBackend && !vhostHeader) {
             throw new IllegalStateException("a packet socket has no vnet header: call vhostAddsHeader() before"
                     + " configure()");
@@ -317,6 +386,7 @@ public final class NetDriver implements AutoCloseable {
 
     /** Stops both queues ({@code VHOST_NET_SET_BACKEND -1}); the rings keep their state for a later attach. */
     public void detach() throws VhostException {
+        VhostNet device = vhostNet("detach");
         device.removeBackend(VhostNet.RX);
         device.removeBackend(VhostNet.TX);
     }
@@ -355,6 +425,13 @@ public final class NetDriver implements AutoCloseable {
             mapper.unmap(txIovaOfHead[u.head()], txLengthOfHead[u.head()]);
         }
         freeTxSlots[freeTxCount++] = txSlotOfHead[u.head()];
+    }
+
+    private VhostNet vhostNet(String op) {
+        if (net == null) {
+            throw new IllegalStateException(op + " is for vhost-net; " + device.path() + " is a vDPA device");
+        }
+        return net;
     }
 
     /** Throws if vhost signalled an error eventfd. */
@@ -606,8 +683,11 @@ public final class NetDriver implements AutoCloseable {
     /** The TX queue, for tests and tools that post raw chains. */
     public SplitQueue txQueue() { return tx; }
 
-    /** The device this driver runs. */
-    public VhostNet device() { return device; }
+    /** The vhost-net device this driver runs ({@link IllegalStateException} over vhost-vdpa: see {@link #vdpa()}). */
+    public VhostNet device() { return vhostNet("device()"); }
+
+    /** The vDPA device this driver drives, or {@code null} over vhost-net. */
+    public VhostVdpa vdpa() { return vdpa; }
 
     /** The configuration. */
     public Config config() { return config; }

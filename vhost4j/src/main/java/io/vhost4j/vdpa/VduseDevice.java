@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>The kernel asks the device things (status changes, a queue's state, "your mappings changed") by messages on
  * this file and waits for each answer; {@link #start(VduseHandler)} serves them on a thread of its own, which
- * refreshes {@link #iotlb()} before it tells the handler. Everything else here is an ioctl the device's own code
+ * withdraws what changed from {@link #iotlb()} before it tells the handler. Everything else here is an ioctl the device's own code
  * calls: queue setup and info, kick eventfds, interrupts. Only one process may have the file open (EBUSY).
  *
  * <p>{@link #close()} stops the message thread and unmaps the IOTLB. Close the vhost-vdpa side and remove the vdpa
@@ -193,8 +193,8 @@ public final class VduseDevice implements AutoCloseable {
     // ---- the message thread ----------------------------------------------------------------------------
 
     /**
-     * Starts the message thread: it answers every kernel request through {@code handler}, refreshing
-     * {@link #iotlb()} before {@link VduseHandler#iotlbChanged}. A handler that throws fails that request and ends
+     * Starts the message thread: it answers every kernel request through {@code handler}, withdrawing what changed
+     * from {@link #iotlb()} before {@link VduseHandler#iotlbChanged}. A handler that throws fails that request and ends
      * the thread ({@link #loopFailure()}), as does a broken device.
      *
      * @throws IllegalStateException if it runs already

@@ -20,7 +20,8 @@ import static io.vhost4j.internal.gen.VhostH.*;
  * this process from the file {@code VDUSE_IOTLB_GET_FD} hands out (vhost-vdpa maps only file-backed shared memory
  * for VDUSE). {@link VduseDevice}'s message thread refreshes it on every {@code VDUSE_UPDATE_IOTLB}; the device's
  * data path copies bytes in and out by IOVA, and an address without a mapping of the needed access is an
- * {@link IovaFaultException}, never a crash. A mapping the kernel gives write-only access cannot be mapped into
+ * {@link IovaFaultException}, never a crash. The message thread only withdraws what changed; the mappings are
+ * read again (and mmap'd, munmap'd) on the next access, by the thread that accesses. A mapping the kernel gives write-only access cannot be mapped into
  * this process (mmap needs read access to the file) and stays a fault.
  *
  * <p>Thread-safe: copies run under a read lock, a refresh (which unmaps) under the write lock.
@@ -39,15 +40,18 @@ public final class VduseIotlb implements AutoCloseable {
     private final Fd device;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final List<Region> regions = new ArrayList<>(); // sorted by start
-    private long refreshes;
+    private final List<long[]> pending = new ArrayList<>(); // ranges the kernel changed, not yet read again
+    private final List<Region> stale = new ArrayList<>();   // withdrawn mappings, not yet unmapped
+    private long refreshes, generation;
     private boolean closed;
 
     VduseIotlb(Fd device) {
         this.device = device;
     }
 
-    /** The mappings, lowest IOVA first. */
-    public List<Mapping> mappings() {
+    /** The mappings, lowest IOVA first (read again from the kernel where it changed them). */
+    public List<Mapping> mappings() throws VhostException {
+        settle();
         lock.readLock().lock();
         try {
             return regions.stream().map(Region::mapping).toList();
@@ -66,44 +70,108 @@ public final class VduseIotlb implements AutoCloseable {
         }
     }
 
-    /** Re-reads the kernel's mappings in {@code [start, last]} (unsigned), dropping the ones it no longer has. */
-    void refresh(long start, long last) throws VhostException {
+    /**
+     * Takes note that the kernel's mappings in {@code [start, last]} (unsigned) changed: every mapping of this view
+     * that overlaps it is withdrawn at once (no copy touches it after this returns), and the range is read again
+     * from the kernel on the next access. Called by the message thread, which must answer quickly and must not
+     * mmap or munmap here: the kernel may send this message while it holds the address-space lock of the VMM's
+     * process (vhost-vdpa maps unbatched UPDATEs under it), and when the VMM is this process, an mmap would wait
+     * for that lock, which waits for this answer.
+     */
+    void refresh(long start, long last) {
+        List<Region> withdrawn = new ArrayList<>();
         lock.writeLock().lock();
         try {
             if (closed) {
                 return;
             }
             refreshes++;
+            generation++;
             regions.removeIf(r -> {
                 boolean overlaps = Long.compareUnsigned(r.mapping.start, last) <= 0
                         && Long.compareUnsigned(r.mapping.last, start) >= 0;
                 if (overlaps) {
-                    r.arena.close();
+                    withdrawn.add(r);
                 }
                 return overlaps;
             });
-            long cur = start;
-            while (true) {
-                Region r = fetch(cur, last);
-                if (r == null) {
-                    break;
-                }
-                regions.removeIf(o -> o.mapping.start == r.mapping.start && close(o.arena));
-                regions.add(r);
-                if (Long.compareUnsigned(r.mapping.last, last) >= 0 || r.mapping.last == -1L) {
-                    break;
-                }
-                cur = r.mapping.last + 1;
-            }
-            regions.sort((a, b) -> Long.compareUnsigned(a.mapping.start, b.mapping.start));
+            pending.add(new long[] {start, last});
+            stale.addAll(withdrawn);
         } finally {
             lock.writeLock().unlock();
         }
     }
 
-    private static boolean close(Arena arena) {
-        arena.close();
-        return true;
+    /**
+     * Brings the view up to date if the kernel changed it: unmaps what was withdrawn and maps what the kernel
+     * has now in the changed ranges. The syscalls run outside the lock; if another change arrives meanwhile, the
+     * work is redone.
+     */
+    private void settle() throws VhostException {
+        while (true) {
+            List<long[]> ranges;
+            List<Region> old;
+            long gen;
+            lock.writeLock().lock();
+            try {
+                if (pending.isEmpty() && stale.isEmpty()) {
+                    return;
+                }
+                ranges = new ArrayList<>(pending);
+                old = new ArrayList<>(stale);
+                stale.clear();
+                gen = generation;
+            } finally {
+                lock.writeLock().unlock();
+            }
+            old.forEach(r -> r.arena.close()); // munmap, outside the lock
+            List<Region> fresh = new ArrayList<>();
+            try {
+                for (long[] range : ranges) {
+                    long cur = range[0];
+                    while (true) {
+                        Region r = fetch(cur, range[1]);
+                        if (r == null) {
+                            break;
+                        }
+                        fresh.add(r);
+                        if (Long.compareUnsigned(r.mapping.last, range[1]) >= 0 || r.mapping.last == -1L) {
+                            break;
+                        }
+                        cur = r.mapping.last + 1;
+                    }
+                }
+            } catch (VhostException | RuntimeException e) {
+                fresh.forEach(r -> r.arena.close());
+                throw e;
+            }
+            List<Region> discard = new ArrayList<>();
+            boolean done;
+            lock.writeLock().lock();
+            try {
+                done = generation == gen || closed;
+                if (generation == gen && !closed) {
+                    pending.clear();
+                    for (Region r : fresh) {
+                        boolean known = regions.stream().anyMatch(o -> o.mapping.equals(r.mapping));
+                        if (known) {
+                            discard.add(r);
+                        } else {
+                            regions.add(r);
+                        }
+                    }
+                    regions.sort((a, b) -> Long.compareUnsigned(a.mapping.start, b.mapping.start));
+                } else {
+                    discard.addAll(fresh); // changed again meanwhile (or closed): read it once more
+                }
+            } finally {
+                lock.writeLock().unlock();
+            }
+            discard.forEach(r -> r.arena.close());
+            if (done) {
+                return;
+            }
+        }
     }
 
     /** The first kernel mapping overlapping {@code [from, last]}, mapped here, or {@code null} if none. */
@@ -149,6 +217,13 @@ public final class VduseIotlb implements AutoCloseable {
 
     private void copy(long iova, MemorySegment buf, Access access) throws IovaFaultException {
         long len = buf.byteSize();
+        try {
+            settle();
+        } catch (VhostException e) {
+            IovaFaultException f = new IovaFaultException(iova, len, access);
+            f.initCause(e);
+            throw f;
+        }
         lock.readLock().lock();
         try {
             long done = 0;
@@ -185,7 +260,8 @@ public final class VduseIotlb implements AutoCloseable {
     }
 
     /** Whether {@code [iova, iova+length)} is mapped here with {@code access}. */
-    public boolean isMapped(long iova, long length, Access access) {
+    public boolean isMapped(long iova, long length, Access access) throws VhostException {
+        settle();
         lock.readLock().lock();
         try {
             long done = 0;
@@ -210,6 +286,9 @@ public final class VduseIotlb implements AutoCloseable {
             closed = true;
             regions.forEach(r -> r.arena.close());
             regions.clear();
+            stale.forEach(r -> r.arena.close());
+            stale.clear();
+            pending.clear();
         } finally {
             lock.writeLock().unlock();
         }
