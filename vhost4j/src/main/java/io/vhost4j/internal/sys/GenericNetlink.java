@@ -248,7 +248,7 @@ public final class GenericNetlink implements AutoCloseable {
             if (len < nlattr.sizeof() || off + len > s.byteSize()) {
                 break;
             }
-            int type = nlattr.nla_type(a) & NLA_TYPE_MASK();
+            int type = nlattr.nla_type(a) & 0xffff & NLA_TYPE_MASK();
             out.put(type, s.asSlice(off + nlattr.sizeof(), len - nlattr.sizeof()).toArray(JAVA_BYTE));
             off += align(len);
         }

@@ -1,0 +1,44 @@
+package io.vhost4j.vdpa;
+
+import io.vhost4j.NetFeature;
+import io.vhost4j.VirtioFeature;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** VDUSE device configurations are checked in Java the way the kernel checks them. */
+class VduseConfigTest {
+    private static final byte[] MAC = {2, 0, 0, 0, 0, 1};
+
+    @Test
+    void aNetDeviceOffersVersion1AndAccessPlatformAndCarriesItsMac() {
+        VduseConfig c = VduseConfig.net("n0", MAC, 256);
+        assertEquals(VduseConfig.NET, c.deviceId());
+        assertEquals(2, c.queues());
+        assertTrue((c.features() & VirtioFeature.VERSION_1.mask()) != 0);
+        assertTrue((c.features() & VirtioFeature.ACCESS_PLATFORM.mask()) != 0);
+        assertArrayEquals(new byte[] {2, 0, 0, 0, 0, 1, 1, 0, 1, 0}, c.config());
+        c.config()[0] = 9; // a copy
+        assertEquals(2, c.config()[0]);
+    }
+
+    @Test
+    void whatTheKernelWouldRefuseIsRefusedHere() {
+        assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("", MAC, 256));
+        assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("a/b", MAC, 256));
+        assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("x".repeat(256), MAC, 256));
+        assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("n", MAC, 100), "not a power of two");
+        assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("n", new byte[5], 256));
+        assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("n", MAC, 256, NetFeature.CTRL_VQ),
+                "no control queue");
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, VduseConfig.NET, 0, 2, 4096, 256,
+                new byte[0]), "net without VERSION_1");
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, 0, 0, 4096, 256, new byte[0]));
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, 0, 1, 8192, 256, new byte[0]));
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, 0, 1, 4096, 256,
+                new byte[4097]));
+    }
+}
