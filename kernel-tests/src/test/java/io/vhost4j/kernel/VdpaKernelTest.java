@@ -111,6 +111,8 @@ class VdpaKernelTest {
             assertEquals(Errno.EOPNOTSUPP, vhostFailure(() -> v.getVringDescGroup(0)).errno());
             IovaRange range = v.getIovaRange();
             assertTrue(Long.compareUnsigned(range.first(), range.last()) < 0, range.toString());
+            System.out.println("vdpa over VDUSE on " + System.getProperty("os.version") + ": IOVA range " + range
+                    + ", backend features " + backend + ", features " + v.getFeatures());
             assertThrows(IllegalArgumentException.class, () -> v.getVringSize(2), "queue 2 of 2");
             assertThrows(IllegalArgumentException.class, () -> v.getConfig(8, 4), "past the 10-byte space");
             assertEquals(DeviceStatus.RESET, v.getStatus());
