@@ -94,7 +94,8 @@ public final class IotlbManager implements AutoCloseable {
      * Starts serving {@code device}'s misses through {@code translator}. Translations may only point into
      * {@code guestMemory} (its guest's memory: guest-physical to user addresses); anything else is refused
      * as a fault. The device's IOTLB must be on (ACCESS_PLATFORM acked). Misses are answered
-     * {@linkplain MappingPolicy#exact() exactly}.
+     * {@linkplain MappingPolicy#exact() exactly}. A {@link io.vhost4j.VhostVdpa} is refused
+     * ({@link IllegalArgumentException}): vDPA devices never miss.
      */
     public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator)
             throws VhostException {
@@ -107,6 +108,10 @@ public final class IotlbManager implements AutoCloseable {
         java.util.Objects.requireNonNull(policy, "policy");
         java.util.Objects.requireNonNull(translator, "translator");
         checkOpen();
+        if (device instanceof io.vhost4j.VhostVdpa) {
+            throw new IllegalArgumentException(device.path() + " is a vDPA device: it never misses (the VMM maps"
+                    + " everything up front with VhostVdpa.updateIotlb), so it has nothing for an IOTLB manager");
+        }
         if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }

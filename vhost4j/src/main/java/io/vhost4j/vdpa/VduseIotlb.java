@@ -261,6 +261,9 @@ public final class VduseIotlb implements AutoCloseable {
 
     /** Whether {@code [iova, iova+length)} is mapped here with {@code access}. */
     public boolean isMapped(long iova, long length, Access access) throws VhostException {
+        if (length <= 0) {
+            throw new IllegalArgumentException("length " + length + " must be positive");
+        }
         settle();
         lock.readLock().lock();
         try {
