@@ -318,7 +318,8 @@ class VdpaKernelTest {
     void theVduseControlFileRefusesWhatTheKernelRefuses() throws Exception {
         String name = name();
         try (VduseControl control = VduseControl.open()) {
-            assertEquals(0, control.getApiVersion(), "the version a new control file works with");
+            assertEquals(VduseControl.API_VERSION, control.getApiVersion(), "pinned to the bindings' version at open");
+            assertEquals(0, VduseControl.API_VERSION);
             assertEquals(Errno.EINVAL, vhostFailure(() -> control.setApiVersion(99)).errno());
             assertEquals(Errno.EINVAL, vhostFailure(() -> control.destroy(name)).errno(), "no such device");
             try (VduseNetDevice dev = VduseNetDevice.create(control, name, QUEUE)) {

@@ -27,10 +27,24 @@ public final class VduseControl implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Opens {@value #PATH} (the vduse module must be loaded). */
+    /**
+     * Opens {@value #PATH} (the vduse module must be loaded) and sets the API version to
+     * {@link #API_VERSION}, the one whose structures this library speaks: newer kernels start a control file at
+     * their own version (7.3: 1), under which device configurations carry fields the 6.12 header has as reserved.
+     */
     public static VduseControl open() throws VhostException {
-        return new VduseControl(Fd.open(PATH, O_RDWR() | O_CLOEXEC()));
+        VduseControl c = new VduseControl(Fd.open(PATH, O_RDWR() | O_CLOEXEC()));
+        try {
+            c.setApiVersion(API_VERSION);
+            return c;
+        } catch (VhostException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
     }
+
+    /** The VDUSE API version of the header the bindings come from ({@code VDUSE_API_VERSION} of 6.12). */
+    public static final long API_VERSION = VDUSE_API_VERSION();
 
     private void ioctl(String op, long request, MemorySegment arg) throws VhostException {
         int rc = fd.ioctl(Sys.local(), request, arg);
@@ -39,7 +53,7 @@ public final class VduseControl implements AutoCloseable {
         }
     }
 
-    /** {@code VDUSE_GET_API_VERSION}: the version this open control file works with (0 on 6.12). */
+    /** {@code VDUSE_GET_API_VERSION}: the version this open control file works with ({@link #API_VERSION} after open). */
     public long getApiVersion() throws VhostException {
         MemorySegment s = Sys.scratch();
         s.set(JAVA_LONG, 0, 0);
