@@ -276,6 +276,17 @@ public final class FdPassing {
             }
         }
 
+        /** Takes {@code name} as a vhost-vdpa device (checked; closed if it is not one). */
+        public VhostVdpa vhostVdpa(String name) {
+            int fd = take(name);
+            try {
+                return VhostVdpa.adopt(fd);
+            } catch (RuntimeException e) {
+                Sys.close(fd);
+                throw e;
+            }
+        }
+
         /** Takes {@code name} as a tap queue (checked; closed if it is not one). */
         public Tap tap(String name) throws VhostException {
             int fd = take(name);

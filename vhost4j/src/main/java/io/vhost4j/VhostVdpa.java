@@ -48,6 +48,50 @@ public final class VhostVdpa extends VhostDevice {
         limitQueues(n);
     }
 
+    private VhostVdpa(Fd fd, int queues) {
+        super(fd, DeviceKind.VDPA);
+        this.queues = queues;
+        limitQueues(queues);
+    }
+
+    /**
+     * Takes ownership of {@code fd}, a vhost-vdpa descriptor opened elsewhere (e.g. received with
+     * {@link FdPassing} from a privileged helper): checked first to be the character device of a vhost-vdpa node
+     * ({@code /sys/dev/char/<major>:<minor>} is a {@code vhost-vdpa-N} device, whatever the path it was opened by)
+     * that answers {@code VHOST_VDPA_GET_VQS_COUNT}. Nothing is taken if a check fails.
+     *
+     * @throws IllegalArgumentException if {@code fd} is not such a device
+     */
+    public static VhostVdpa adopt(int fd) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a file descriptor: " + fd);
+        }
+        java.nio.file.Path link = java.nio.file.Path.of("/proc/self/fd/" + fd);
+        String path, device;
+        try {
+            path = java.nio.file.Files.readSymbolicLink(link).toString();
+            long rdev = ((Number) java.nio.file.Files.getAttribute(link, "unix:rdev")).longValue();
+            long major = (rdev >>> 8) & 0xfff, minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+            java.nio.file.Path sys = java.nio.file.Path.of("/sys/dev/char/" + major + ":" + minor);
+            device = java.nio.file.Files.isSymbolicLink(sys)
+                    ? java.nio.file.Files.readSymbolicLink(sys).getFileName().toString() : major + ":" + minor;
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            throw new IllegalArgumentException("fd " + fd + " is not open", e);
+        }
+        if (!device.matches("vhost-vdpa-\\d+")) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + device
+                    + ") is not a vhost-vdpa device");
+        }
+        MemorySegment s = Sys.scratch();
+        s.set(JAVA_INT, 0, 0);
+        int rc = Sys.ioctl(fd, VHOST_VDPA_GET_VQS_COUNT(), s);
+        if (rc < 0) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + ") does not answer VHOST_VDPA_GET_VQS_COUNT: "
+                    + io.vhost4j.internal.sys.Errors.name(-rc));
+        }
+        return new VhostVdpa(Fd.adopt(fd, path), s.get(JAVA_INT, 0));
+    }
+
     /** Opens a vhost-vdpa device node, e.g. {@code /dev/vhost-vdpa-0}. */
     public static VhostVdpa open(String path) throws VhostException {
         return new VhostVdpa(path);

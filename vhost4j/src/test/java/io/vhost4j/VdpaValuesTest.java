@@ -57,4 +57,21 @@ class VdpaValuesTest {
             return s.count();
         }
     }
+
+    @Test
+    void adoptRefusesAnotherDeviceAndLeavesItsDescriptorToTheCaller() throws Exception {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            int fd = io.vhost4j.internal.sys.Sys.open(arena.allocateFrom("/dev/null"), io.vhost4j.internal.gen.VhostH.O_RDWR(), 0);
+            assertTrue(fd >= 0);
+            try {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VhostVdpa.adopt(fd));
+                assertTrue(e.getMessage().contains("/dev/null") && e.getMessage().contains("not a vhost-vdpa device"),
+                        e.getMessage());
+                assertTrue(Files.exists(Path.of("/proc/self/fd/" + fd)), "still open: the caller owns it");
+            } finally {
+                io.vhost4j.internal.sys.Sys.close(fd);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> VhostVdpa.adopt(-1));
+    }
 }

@@ -4,6 +4,7 @@ import io.vhost4j.FdPassing;
 import io.vhost4j.Tap;
 import io.vhost4j.TapOptions;
 import io.vhost4j.VhostNet;
+import io.vhost4j.VhostVdpa;
 import io.vhost4j.VhostVsock;
 import io.vhost4j.testkit.NetLoopback;
 import io.vhost4j.testkit.PacketSocket;
@@ -28,7 +29,8 @@ import java.util.concurrent.Callable;
         description = "Be the privileged helper of an unprivileged VMM: open vhost-net devices and taps (one"
                 + " vhost-net and one tap queue per pair), send them with SCM_RIGHTS to the process listening on the"
                 + " unix socket --to, and exit. Names: vhost-net.N, tap.N, packet.N (--packet-socket: a packet socket"
-                + " on tap N, for `selftest --fds-from`), vhost-vsock (--vsock). Needs root.",
+                + " on tap N, for `selftest --fds-from`), vhost-vsock (--vsock), vhost-vdpa.N (--vdpa, in the order"
+                + " given). Needs root.",
         footer = {"", ExitCodes.HELP})
 final class PassFdsCommand implements Callable<Integer> {
     @Option(names = "--to", required = true, paramLabel = "SOCKET", description = "The unix socket the VMM listens on.")
@@ -48,6 +50,10 @@ final class PassFdsCommand implements Callable<Integer> {
 
     @Option(names = "--vsock", description = "Also a /dev/vhost-vsock descriptor.")
     boolean vsock;
+
+    @Option(names = "--vdpa", paramLabel = "NODE", description = "Also this vhost-vdpa node (e.g. /dev/vhost-vdpa-0);"
+            + " repeatable.")
+    List<String> vdpa = new ArrayList<>();
 
     @Option(names = "--timeout", defaultValue = "30", description = "Seconds to wait for the listener (default ${DEFAULT-VALUE}).")
     int timeout;
@@ -89,6 +95,11 @@ final class PassFdsCommand implements Callable<Integer> {
                 VhostVsock v = VhostVsock.open();
                 opened.add(v);
                 fds.put("vhost-vsock", v);
+            }
+            for (int i = 0; i < vdpa.size(); i++) {
+                VhostVdpa v = VhostVdpa.open(vdpa.get(i));
+                opened.add(v);
+                fds.put("vhost-vdpa." + i, v);
             }
             FdPassing.send(socket, fds, Duration.ofSeconds(timeout));
             spec.commandLine().getOut().println("sent " + fds.size() + " descriptors to " + socket + ": "
