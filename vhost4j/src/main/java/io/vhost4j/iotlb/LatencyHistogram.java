@@ -2,7 +2,8 @@ package io.vhost4j.iotlb;
 
 /**
  * A fixed-size log-linear histogram of nanosecond latencies (8 sub-buckets per power of two, so quantiles
- * are within 12.5 %), recorded without allocation.
+ * are within 12.5 %), recorded without allocation. Not thread-safe: its owner guards it ({@link ManagedDevice}
+ * records, snapshots and resets it under its own monitor, the one its counters already take per miss).
  */
 public final class LatencyHistogram {
     private static final int SUB = 8;
@@ -37,7 +38,7 @@ public final class LatencyHistogram {
     }
 
     /** Records one latency. */
-    public synchronized void record(long nanos) {
+    public void record(long nanos) {
         counts[bucket(nanos)]++;
         count++;
         sum += nanos;
@@ -45,13 +46,13 @@ public final class LatencyHistogram {
     }
 
     /** Forgets everything recorded. */
-    public synchronized void reset() {
+    public void reset() {
         java.util.Arrays.fill(counts, 0);
         count = sum = max = 0;
     }
 
     /** The current figures. */
-    public synchronized Snapshot snapshot() {
+    public Snapshot snapshot() {
         return new Snapshot(count, count == 0 ? 0 : sum / count, quantile(0.50), quantile(0.99), max);
     }
 

@@ -54,10 +54,12 @@ public final class ManagedDevice {
     private boolean hasLastMiss;             // the loop's: the previous miss's mapping, for prefetch
     private long lastMissFirst, lastMissLast;
     private static final long PAGE = 4096;
+    /** {@code received} of a {@link #map} call that answers no miss (prefault, retry). */
+    private static final long NOT_A_MISS = Long.MIN_VALUE;
     /** A miss for an address among this many newest mappings counts as a duplicate (bounded work per miss). */
     static final int DUPLICATE_WINDOW = 64;
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
-    private final LatencyHistogram latency = new LatencyHistogram();
+    private final LatencyHistogram latency = new LatencyHistogram(); // guarded by this
     private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
     /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
     private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by this
@@ -135,9 +137,7 @@ public final class ManagedDevice {
                     fault(true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
                     continue;
                 }
-                if (map(iova, Access.of(perm), w, true) != 0) {
-                    latency.record(System.nanoTime() - received);
-                }
+                map(iova, Access.of(perm), w, received);
             }
         } catch (IllegalStateException closed) { // the device was closed before the drain
             manager.unregister(this);
@@ -154,13 +154,16 @@ public final class ManagedDevice {
     }
 
     /**
-     * Resolves {@code iova}, grows the answer as the policy says, and writes the UPDATE; for a {@code miss},
-     * counts the miss together with its outcome (the update or the fault), so that a {@link DeviceStats} snapshot
-     * never shows a miss without it. Translation and write happen under the mapping lock (see {@link #invalidate}).
+     * Resolves {@code iova}, grows the answer as the policy says, and writes the UPDATE; for a miss (read at
+     * {@code received}, a {@link System#nanoTime()}; {@link #NOT_A_MISS} otherwise), counts the miss together with
+     * its outcome (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it,
+     * and records its service time up to the UPDATE written (as the C loop of the benchmarks measures it).
+     * Translation and write happen under the mapping lock (see {@link #invalidate}).
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
-    private long map(long iova, Access access, Work w, boolean miss) {
+    private long map(long iova, Access access, Work w, long received) {
+        boolean miss = received != NOT_A_MISS;
         Translation t = w.translation;
         MissResolver.Resolution r = w.resolution;
         IotlbFault.Reason failed;
@@ -176,7 +179,8 @@ public final class ManagedDevice {
                 }
                 long rc = writeUpdate(r, w);
                 if (rc >= 0) {
-                    recordUpdate(r, miss ? iova : -1, access, false);
+                    long served = miss ? System.nanoTime() - received : -1;
+                    recordUpdate(r, miss ? iova : -1, access, false, served);
                     return r.fromMissed;
                 }
                 failed = IotlbFault.Reason.KERNEL_ERROR;
@@ -242,7 +246,7 @@ public final class ManagedDevice {
             if (writeUpdate(ahead, w) < 0) {
                 return; // nobody asked for it: a miss will tell if it matters
             }
-            recordUpdate(ahead, -1, access, true);
+            recordUpdate(ahead, -1, access, true, -1);
             // The walk goes on from the far end of what was mapped ahead: the device's next miss continues it.
             if (direction > 0) {
                 lastMissLast = ahead.last();
@@ -259,7 +263,12 @@ public final class ManagedDevice {
     }
 
     /** Counts an UPDATE written (for the miss of {@code missed}, or -1) and adds it to the view. */
-    private synchronized void recordUpdate(MissResolver.Resolution r, long missed, Access access, boolean ahead) {
+    /** Counts an UPDATE written (for the miss of {@code missed}, or -1), and the miss's service time if not -1. */
+    private synchronized void recordUpdate(MissResolver.Resolution r, long missed, Access access, boolean ahead,
+                                           long servedNanos) {
+        if (servedNanos >= 0) {
+            latency.record(servedNanos);
+        }
         if (missed != -1) {
             misses++;
             if (view.coversRecent(missed, access, DUPLICATE_WINDOW)) {
@@ -334,7 +343,7 @@ public final class ManagedDevice {
             for (int i = 0; i < count; i++) {
                 long iova = pending[2 * i];
                 Access access = Access.of((int) pending[2 * i + 1]);
-                if (map(iova, access, w, false) != 0) {
+                if (map(iova, access, w, NOT_A_MISS) != 0) {
                     answered++;
                 } else {
                     synchronized (this) {
@@ -367,7 +376,7 @@ public final class ManagedDevice {
         w.held = channel.begin();
         try {
             while (true) {
-                long mapped = map(cur, access, w, false);
+                long mapped = map(cur, access, w, NOT_A_MISS);
                 if (mapped == 0) {
                     return false;
                 }
@@ -428,7 +437,7 @@ public final class ManagedDevice {
     }
 
     /** Forgets the latency figures (e.g. after warm-up). */
-    public void resetLatency() {
+    public synchronized void resetLatency() {
         latency.reset();
     }
 
