@@ -69,7 +69,8 @@ final class BenchCommand implements Callable<Integer> {
         java.util.Set<Part> parts = only == null ? java.util.EnumSet.allOf(Part.class) : java.util.EnumSet.copyOf(only);
         Progress progress = new Progress(spec.commandLine().getErr());
         List<Figure> figures = new ArrayList<>();
-        try (CLoop c = cLibrary == null ? null : new CLoop(cLibrary)) {
+        try (CLoop c = cLibrary == null ? null : new CLoop(cLibrary);
+             io.vhost4j.cli.bench.Profile compilations = io.vhost4j.cli.bench.Profile.watchCompilations()) {
             if (parts.contains(Part.IOCTL)) {
                 progress.say("ioctl(VHOST_GET_FEATURES) cost");
                 figures.addAll(IoctlBench.run(c));

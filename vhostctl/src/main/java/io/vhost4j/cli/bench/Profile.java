@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sampling is on, where one thread's time goes (execution samples while it runs Java, native-method samples while
  * it is in a system call).
  */
-final class Profile implements AutoCloseable {
+public final class Profile implements AutoCloseable {
     /** The methods that serve a miss, as {@code SimpleClassName.method}. */
     static final List<String> MISS_PATH = List.of("IotlbManager.processReady", "ManagedDevice.drain",
             "ManagedDevice.map", "MissResolver.resolve", "ManagedDevice.writeUpdate", "ManagedDevice.recordUpdate",
@@ -42,9 +42,14 @@ final class Profile implements AutoCloseable {
      */
     record Samples(int samples, double nativeShare, List<String> hottest) {}
 
+    /**
+     * Every method any profile of this JVM saw C2 compile (own or inlined), with its first time: a later profile
+     * (the vIOMMU warm-up after the miss bench) does not wait for compilations made before it started. The bench
+     * command keeps one profile open from its start ({@link #watchCompilations()}), so that compilations during
+     * the parts before the IOTLB ones (the data path compiles {@code Sys.write}) are seen too.
+     */
+    private static final Map<String, Instant> SEEN = new ConcurrentHashMap<>();
     private final RecordingStream stream = new RecordingStream();
-    private final Map<Integer, Instant> c2Done = new ConcurrentHashMap<>();   // compile id -> installed at
-    private final Map<Integer, String> c2Root = new ConcurrentHashMap<>();    // compile id -> method compiled
     private final Map<Integer, List<String>> inlined = new ConcurrentHashMap<>(); // compile id -> methods inlined
     private final Map<String, AtomicInteger> frames = new ConcurrentHashMap<>();
     private final AtomicInteger samples = new AtomicInteger(), inNative = new AtomicInteger();
@@ -56,9 +61,13 @@ final class Profile implements AutoCloseable {
         stream.enable("jdk.Compilation").withThreshold(Duration.ZERO);
         stream.enable("jdk.CompilerInlining");
         stream.onEvent("jdk.Compilation", e -> {
+            List<String> in = inlined.remove(e.getInt("compileId"));
             if (e.getInt("compileLevel") == 4 && e.getBoolean("succeded")) {
-                c2Root.put(e.getInt("compileId"), name(e.getValue("method")));
-                c2Done.put(e.getInt("compileId"), e.getEndTime());
+                Instant t = e.getEndTime();
+                SEEN.merge(name(e.getValue("method")), t, (a, b) -> a.isBefore(b) ? a : b);
+                for (String m : in == null ? List.<String>of() : in) {
+                    SEEN.merge(m, t, (a, b) -> a.isBefore(b) ? a : b);
+                }
             }
         });
         stream.onEvent("jdk.CompilerInlining", e -> {
@@ -71,6 +80,11 @@ final class Profile implements AutoCloseable {
         });
         stream.onEvent("jdk.ExecutionSample", e -> sample(e, false));
         stream.onEvent("jdk.NativeMethodSample", e -> sample(e, true));
+    }
+
+    /** A profile that watches nothing: open for a whole bench run, it records every C2 compilation in it. */
+    public static Profile watchCompilations() {
+        return start(List.of());
     }
 
     /**
@@ -107,16 +121,16 @@ final class Profile implements AutoCloseable {
                 k -> new AtomicInteger()).incrementAndGet();
     }
 
-    /** When each watched method first ran in C2 code, own or inlined (absent: not yet, as far as delivered). */
+    /**
+     * When each watched method first ran in C2 code, own or inlined, as this profile or an earlier one of this JVM
+     * saw it (absent: not yet, as far as delivered).
+     */
     Map<String, Instant> compiled() {
         Map<String, Instant> first = new HashMap<>();
-        for (Map.Entry<Integer, Instant> done : c2Done.entrySet()) {
-            List<String> in = new ArrayList<>(inlined.getOrDefault(done.getKey(), List.of()));
-            in.add(c2Root.get(done.getKey()));
-            for (String m : in) {
-                if (watched.contains(m)) {
-                    first.merge(m, done.getValue(), (a, b) -> a.isBefore(b) ? a : b);
-                }
+        for (String m : watched) {
+            Instant t = SEEN.get(m);
+            if (t != null) {
+                first.put(m, t);
             }
         }
         return first;
