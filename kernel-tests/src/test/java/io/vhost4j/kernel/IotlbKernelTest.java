@@ -509,4 +509,54 @@ class IotlbKernelTest {
         assertTrue(r.loop.tapSilent(Duration.ofSeconds(2)), "the device stalls on the unanswered miss");
         return tx;
     }
+
+    @Test
+    void anInvalidateWaitsForTheTranslationInFlightAndItsStaleUpdateNeverOutlivesIt() throws Exception {
+        try (IotlbRig r = new IotlbRig(io.vhost4j.testkit.NetDriver.Config.defaults(), PAGE)) {
+            // A translator that stops inside one translation of the gated page, after it read a (still valid)
+            // entry: the VMM removes the entry and invalidates meanwhile, as a guest's unmap races a miss.
+            java.util.concurrent.atomic.AtomicLong gate = new java.util.concurrent.atomic.AtomicLong(-1);
+            java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch proceed = new java.util.concurrent.CountDownLatch(1);
+            io.vhost4j.iotlb.Translator gated = (iova, access, out) -> {
+                boolean ok = r.translator.translate(iova, access, out);
+                if ((iova & ~(PAGE - 1)) == gate.get() && inside.getCount() > 0) {
+                    inside.countDown();
+                    proceed.await();
+                }
+                return ok;
+            };
+            r.md = r.loop.startWithIotlb(r.manager, gated, io.vhost4j.iotlb.MappingPolicy.exact());
+            r.manager.start();
+            r.loop.txRun(0, 40, BATCH, WAIT);
+            long page = r.loop.driver().nextTxGuestAddr() & ~(PAGE - 1);
+            long iova = page + IotlbRig.OFFSET;
+            r.manager.invalidateAll(NetLoopback.GUEST_BASE + IotlbRig.OFFSET,
+                    r.loop.memory().regions().get(0).size()); // the next frame's page must miss
+            gate.set(iova);
+            r.loop.driver().transmit(r.loop.frame(7), WAIT);
+            assertTrue(inside.await(10, java.util.concurrent.TimeUnit.SECONDS), "the miss reached the translator");
+            r.translator.override(iova, PAGE, null); // the guest unmaps: gone from the vIOMMU first
+            java.util.concurrent.CompletableFuture<Void> inv = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    r.md.invalidate(iova, PAGE);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Thread.sleep(300);
+            assertFalse(inv.isDone(), "the INVALIDATE waits for the translation in flight");
+            proceed.countDown(); // the stale UPDATE is written now, then the INVALIDATE
+            inv.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertFalse(r.md.isMapped(iova, io.vhost4j.Access.RO), "the view follows the INVALIDATE");
+            assertEquals(2, r.md.stats().invalidations(), "the full one, then the page's");
+            // The kernel does not hold the page either: the device's next access to it misses and faults.
+            long faults = r.md.stats().faults();
+            for (int i = 0; i < 128 && r.md.stats().faults() == faults; i++) { // slots walk round to the page
+                r.loop.driver().transmit(r.loop.frame(8 + i), WAIT);
+                Thread.sleep(20);
+            }
+            assertTrue(r.md.stats().faults() > faults, "an access to the invalidated page faults: " + r.md.stats());
+        }
+    }
 }
