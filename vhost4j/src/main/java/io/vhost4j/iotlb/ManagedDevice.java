@@ -41,8 +41,6 @@ public final class ManagedDevice {
         final Sys.Local local = Sys.local();
         MemorySegment buf;
         int held;
-        IotlbFault.Reason failed; // why the last map() failed
-        String why;
 
         Work(MemorySegment buf) {
             this.buf = buf;
@@ -50,24 +48,8 @@ public final class ManagedDevice {
     }
 
     private Work loopWork; // the loop thread's (created on its first drain)
-    /**
-     * Held from a translation to the end of its UPDATE's write by the VMM's threads (prefault, retryFaults), and
-     * across an INVALIDATE's write. The loop thread does not take it: it marks its translation in flight.
-     */
+    /** Held from a translation to the end of its UPDATE's write, and across an INVALIDATE's write. */
     private final Object mapLock = new Object();
-    /** Bumped by every invalidate after the VMM removed the range from its translator. */
-    private volatile long epoch;
-    /** The epoch in which the loop thread's translation in flight began, or {@link #IDLE}. */
-    private volatile long loopEpoch = IDLE;
-    private static final long IDLE = Long.MAX_VALUE;
-    private static final java.lang.invoke.VarHandle EPOCH;
-    static {
-        try {
-            EPOCH = java.lang.invoke.MethodHandles.lookup().findVarHandle(ManagedDevice.class, "epoch", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
     private final MappingPolicy policy;
     private boolean hasLastMiss;             // the loop's: the previous miss's mapping, for prefetch
     private long lastMissFirst, lastMissLast;
@@ -176,73 +158,50 @@ public final class ManagedDevice {
      * {@code received}, a {@link System#nanoTime()}; {@link #NOT_A_MISS} otherwise), counts the miss together with
      * its outcome (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it,
      * and records its service time up to the UPDATE written (as the C loop of the benchmarks measures it).
-     * Translation and write happen in flight (the loop thread) or under the mapping lock (see {@link #invalidate}).
+     * Translation and write happen under the mapping lock (see {@link #invalidate}).
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
     private long map(long iova, Access access, Work w, long received) {
         boolean miss = received != NOT_A_MISS;
-        long mapped;
-        if (miss) {
-            // The loop thread marks its translation in flight instead of taking the mapping lock: it never waits
-            // behind a VMM thread's INVALIDATE write; the INVALIDATE waits for it (see invalidate).
-            long e;
-            do {
-                e = epoch;
-                loopEpoch = e;
-            } while (epoch != e);
-            try {
-                mapped = resolveAndWrite(iova, access, w, received);
-            } finally {
-                loopEpoch = IDLE;
-            }
-        } else {
-            synchronized (mapLock) {
-                mapped = resolveAndWrite(iova, access, w, received);
-            }
-        }
-        if (mapped == 0) {
-            fault(miss, iova, access, w.failed, w.why); // not in flight: the listener may invalidate
-        }
-        return mapped;
-    }
-
-    /** The body of {@link #map}, in flight or under the mapping lock; a failure is left in {@code w}. */
-    private long resolveAndWrite(long iova, Access access, Work w, long received) {
-        boolean miss = received != NOT_A_MISS;
         Translation t = w.translation;
         MissResolver.Resolution r = w.resolution;
-        if (MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
-            if (policy.coalesceBytes() > 0) {
-                MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, w.piece);
-            }
-            if (miss && policy.prefetchEntries() > 0) {
-                // Before the answer: the answer wakes the device, which should find the entries ahead mapped.
-                prefetch(iova, access, w);
-            }
-            long rc = writeUpdate(r, w);
-            if (rc >= 0) {
-                long served = miss ? System.nanoTime() - received : -1;
-                recordUpdate(r, miss ? iova : -1, access, false, served);
-                return r.fromMissed;
-            }
-            w.failed = IotlbFault.Reason.KERNEL_ERROR;
-            w.why = "write(UPDATE): " + IotlbChannel.describe(rc);
-            return 0;
-        }
-        w.failed = r.fault;
-        w.why = r.detail;
-        if (w.failed == IotlbFault.Reason.NO_MAPPING && miss) {
-            synchronized (this) {
-                // The kernel holds a mapping for it (the guest is unmapping it right now), or a miss of this very
-                // address was answered and that mapping since invalidated: either way this MISS was queued before,
-                // and its access went through the first answer.
-                if (view.covers(iova, access) || view.answeredAndDropped(iova)) {
-                    w.failed = IotlbFault.Reason.STALE_MISS;
-                    w.why = "a duplicate MISS for a mapping the guest has removed since";
+        IotlbFault.Reason failed;
+        String why;
+        synchronized (mapLock) {
+            if (MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
+                if (policy.coalesceBytes() > 0) {
+                    MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, w.piece);
+                }
+                if (miss && policy.prefetchEntries() > 0) {
+                    // Before the answer: the answer wakes the device, which should find the entries ahead mapped.
+                    prefetch(iova, access, w);
+                }
+                long rc = writeUpdate(r, w);
+                if (rc >= 0) {
+                    long served = miss ? System.nanoTime() - received : -1;
+                    recordUpdate(r, miss ? iova : -1, access, false, served);
+                    return r.fromMissed;
+                }
+                failed = IotlbFault.Reason.KERNEL_ERROR;
+                why = "write(UPDATE): " + IotlbChannel.describe(rc);
+            } else {
+                failed = r.fault;
+                why = r.detail;
+                if (failed == IotlbFault.Reason.NO_MAPPING && miss) {
+                    synchronized (this) {
+                        // The kernel holds a mapping for it (the guest is unmapping it right now), or a miss of
+                        // this very address was answered and that mapping since invalidated: either way this MISS
+                        // was queued before, and its access went through the first answer.
+                        if (view.covers(iova, access) || view.answeredAndDropped(iova)) {
+                            failed = IotlbFault.Reason.STALE_MISS;
+                            why = "a duplicate MISS for a mapping the guest has removed since";
+                        }
+                    }
                 }
             }
         }
+        fault(miss, iova, access, failed, why); // outside the lock: the listener may invalidate from elsewhere
         return 0;
     }
 
@@ -250,7 +209,7 @@ public final class ManagedDevice {
      * Maps up to the policy's {@code prefetchEntries} translator entries beyond the mapping {@code r} about to be
      * written for a miss of {@code iova}, when that miss continued the previous miss's mapping (upwards or
      * downwards by at most a page): the device is walking IOVA space sequentially. Stops at the first entry that
-     * does not resolve or that one of the manager's newest mappings covers. Loop thread only, in flight.
+     * does not resolve or that one of the manager's newest mappings covers. Loop thread only, under the mapping lock.
      */
     private void prefetch(long iova, Access access, Work w) {
         MissResolver.Resolution r = w.resolution, ahead = w.ahead;
@@ -435,38 +394,19 @@ public final class ManagedDevice {
      * Writes INVALIDATE for {@code [iova, iova+size)}: the kernel drops every mapping overlapping it, also the parts
      * outside it (a coalesced mapping goes whole), and the view follows.
      *
-     * <p>Remove the range from the translator <em>first</em>, then call this. An UPDATE made from a translation older
-     * than the removal is written before this INVALIDATE (and dropped by it), never after: prefault and retryFaults
-     * translate and write under a lock this call takes too, and the loop thread marks each translation in flight
-     * with the epoch it read, which this call advances and then waits for every older translation to finish (a
-     * translation that reads the new epoch runs after the removal, so it cannot see the removed entry). Waits at most
-     * for one miss's answer (its prefetch entries included) in progress.
+     * <p>Remove the range from the translator <em>first</em>, then call this. The manager holds one lock from each
+     * translation to the end of its UPDATE's write, and this write takes it too: an UPDATE made from a
+     * translation older than the removal is written before this INVALIDATE (and dropped by it), never after.
+     * Waits at most for one UPDATE (or one prefetch entry) in progress.
      */
     public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
         synchronized (mapLock) {
-            long before = (long) EPOCH.getAndAdd(this, 1L);
-            if (Thread.currentThread() != currentServer()) {
-                for (int spins = 0; loopEpoch <= before; spins++) {
-                    if (spins < 1000) {
-                        Thread.onSpinWait();
-                    } else {
-                        Thread.yield();
-                    }
-                }
-            }
             device.writeIotlb(IotlbMessage.invalidate(iova, size));
             synchronized (this) {
                 invalidations++;
                 view.invalidate(iova, iova + (size - 1));
             }
-        }
-    }
-
-    /** The loop thread while it drains this device (a translator that invalidates from inside must not wait on itself). */
-    private Thread currentServer() {
-        synchronized (this) {
-            return servingThread;
         }
     }
 
