@@ -254,48 +254,41 @@ public final class FdPassing {
             return fd;
         }
 
-        /** Takes {@code name} as a vhost-net device (checked; closed if it is not one). */
-        public VhostNet vhostNet(String name) {
+        /** How a descriptor of one kind is checked and taken ({@code VhostNet::adopt}, {@code Tap::adopt}, ...). */
+        @FunctionalInterface
+        private interface Adopter<T, X extends Exception> {
+            T adopt(int fd) throws X;
+        }
+
+        /** Takes {@code name} through {@code adopter}; closes the descriptor if the check refuses it. */
+        private <T, X extends Exception> T adopt(String name, Adopter<T, X> adopter) throws X {
             int fd = take(name);
             try {
-                return VhostNet.adopt(fd);
-            } catch (RuntimeException e) {
+                return adopter.adopt(fd);
+            } catch (Exception e) {
                 Sys.close(fd);
-                throw e;
+                throw e; // precisely X or unchecked
             }
+        }
+
+        /** Takes {@code name} as a vhost-net device (checked; closed if it is not one). */
+        public VhostNet vhostNet(String name) {
+            return adopt(name, VhostNet::adopt);
         }
 
         /** Takes {@code name} as a vhost-vsock device (checked; closed if it is not one). */
         public VhostVsock vhostVsock(String name) {
-            int fd = take(name);
-            try {
-                return VhostVsock.adopt(fd);
-            } catch (RuntimeException e) {
-                Sys.close(fd);
-                throw e;
-            }
+            return adopt(name, VhostVsock::adopt);
         }
 
         /** Takes {@code name} as a vhost-vdpa device (checked; closed if it is not one). */
         public VhostVdpa vhostVdpa(String name) {
-            int fd = take(name);
-            try {
-                return VhostVdpa.adopt(fd);
-            } catch (RuntimeException e) {
-                Sys.close(fd);
-                throw e;
-            }
+            return adopt(name, VhostVdpa::adopt);
         }
 
         /** Takes {@code name} as a tap queue (checked; closed if it is not one). */
         public Tap tap(String name) throws VhostException {
-            int fd = take(name);
-            try {
-                return Tap.adopt(fd);
-            } catch (VhostException | RuntimeException e) {
-                Sys.close(fd);
-                throw e;
-            }
+            return adopt(name, Tap::adopt);
         }
 
         /** Closes every descriptor not taken. */

@@ -63,6 +63,27 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         this.iotlb = new IotlbChannel(fd);
     }
 
+    /**
+     * A descriptor opened elsewhere, as {@code /proc/self/fd} shows it: the path it was opened by and the device
+     * number of the open file (its {@code fstat}), whatever that path is now.
+     */
+    record OpenFile(String path, long major, long minor) {
+        /** @throws IllegalArgumentException if {@code fd} is negative or not open */
+        static OpenFile of(int fd) {
+            if (fd < 0) {
+                throw new IllegalArgumentException("not a file descriptor: " + fd);
+            }
+            java.nio.file.Path link = java.nio.file.Path.of("/proc/self/fd/" + fd);
+            try {
+                String path = java.nio.file.Files.readSymbolicLink(link).toString();
+                long rdev = ((Number) java.nio.file.Files.getAttribute(link, "unix:rdev")).longValue();
+                return new OpenFile(path, (rdev >>> 8) & 0xfff, (rdev & 0xff) | ((rdev >>> 12) & 0xfff00));
+            } catch (java.io.IOException | UnsupportedOperationException e) {
+                throw new IllegalArgumentException("fd " + fd + " is not open", e);
+            }
+        }
+    }
+
     /** The misc character devices' numbers ({@code <linux/miscdevice.h>}): major 10, VHOST_NET_MINOR, VHOST_VSOCK_MINOR. */
     private static final int MISC_MAJOR = 10, VHOST_NET_MINOR = 238, VHOST_VSOCK_MINOR = 241;
 
@@ -76,22 +97,11 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * @throws IllegalArgumentException if it is not such a device
      */
     static Fd adoptChecked(int fd, DeviceKind kind) {
-        if (fd < 0) {
-            throw new IllegalArgumentException("not a file descriptor: " + fd);
-        }
-        java.nio.file.Path link = java.nio.file.Path.of("/proc/self/fd/" + fd);
-        String path;
-        long rdev;
-        try {
-            path = java.nio.file.Files.readSymbolicLink(link).toString();
-            rdev = ((Number) java.nio.file.Files.getAttribute(link, "unix:rdev")).longValue(); // of the open file
-        } catch (java.io.IOException | UnsupportedOperationException e) {
-            throw new IllegalArgumentException("fd " + fd + " is not open", e);
-        }
-        long major = (rdev >>> 8) & 0xfff, minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+        OpenFile f = OpenFile.of(fd);
+        String path = f.path();
         int wanted = kind == DeviceKind.NET ? VHOST_NET_MINOR : kind == DeviceKind.VSOCK ? VHOST_VSOCK_MINOR : -1;
-        if (major != MISC_MAJOR || minor != wanted) {
-            throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + major + ":" + minor
+        if (f.major() != MISC_MAJOR || f.minor() != wanted) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + f.major() + ":" + f.minor()
                     + ") is not a " + kind.defaultPath() + " device (10:" + wanted + ")");
         }
         int rc = Sys.ioctl(fd, VHOST_GET_FEATURES(), Sys.scratch());
@@ -183,7 +193,8 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         ioctl(l, op, request, s);
     }
 
-    private int getVringState(String op, long request, int index) throws VhostException {
+    /** A {@code vhost_vring_state} query on queue {@code index}: the {@code num} the kernel answers. */
+    final int getVringState(String op, long request, int index) throws VhostException {
         checkIndex(index);
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
@@ -207,7 +218,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * {@code VHOST_FILE_UNBIND}). The file is held for the call, so a concurrent close of it cannot hand the
      * kernel a number that meanwhile belongs to another file.
      */
-    private void ioctlPassing(Sys.Local l, String op, long request, MemorySegment s, long fdOffset, Fd file)
+    final void ioctlPassing(Sys.Local l, String op, long request, MemorySegment s, long fdOffset, Fd file)
             throws VhostException {
         s.set(JAVA_INT, fdOffset, file == null ? VHOST_FILE_UNBIND() : file.acquire());
         try {
@@ -219,7 +230,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         }
     }
 
-    private static Fd handleOf(EventFd e) {
+    static Fd handleOf(EventFd e) {
         return e == null ? null : e.handle();
     }
 

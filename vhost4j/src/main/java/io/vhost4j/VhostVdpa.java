@@ -34,6 +34,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class VhostVdpa extends VhostDevice {
     private final int queues;
     private volatile IovaRange iovaRange;
+    private volatile int configSize = -1; // read once: a device's configuration space does not change size
 
     private VhostVdpa(String path) throws VhostException {
         super(path, DeviceKind.VDPA);
@@ -63,20 +64,15 @@ public final class VhostVdpa extends VhostDevice {
      * @throws IllegalArgumentException if {@code fd} is not such a device
      */
     public static VhostVdpa adopt(int fd) {
-        if (fd < 0) {
-            throw new IllegalArgumentException("not a file descriptor: " + fd);
-        }
-        java.nio.file.Path link = java.nio.file.Path.of("/proc/self/fd/" + fd);
-        String path, device;
+        OpenFile f = OpenFile.of(fd);
+        String path = f.path(), device = f.major() + ":" + f.minor();
         try {
-            path = java.nio.file.Files.readSymbolicLink(link).toString();
-            long rdev = ((Number) java.nio.file.Files.getAttribute(link, "unix:rdev")).longValue();
-            long major = (rdev >>> 8) & 0xfff, minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
-            java.nio.file.Path sys = java.nio.file.Path.of("/sys/dev/char/" + major + ":" + minor);
-            device = java.nio.file.Files.isSymbolicLink(sys)
-                    ? java.nio.file.Files.readSymbolicLink(sys).getFileName().toString() : major + ":" + minor;
-        } catch (java.io.IOException | UnsupportedOperationException e) {
-            throw new IllegalArgumentException("fd " + fd + " is not open", e);
+            java.nio.file.Path sys = java.nio.file.Path.of("/sys/dev/char/" + device);
+            if (java.nio.file.Files.isSymbolicLink(sys)) {
+                device = java.nio.file.Files.readSymbolicLink(sys).getFileName().toString();
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("fd " + fd + " (" + path + "): " + e.getMessage(), e);
         }
         if (!device.matches("vhost-vdpa-\\d+")) {
             throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + device
@@ -130,9 +126,13 @@ public final class VhostVdpa extends VhostDevice {
         return getU32("VHOST_VDPA_GET_VQS_COUNT", VHOST_VDPA_GET_VQS_COUNT());
     }
 
-    /** {@code VHOST_VDPA_GET_CONFIG_SIZE}: the size of the device's configuration space in bytes. */
+    /** {@code VHOST_VDPA_GET_CONFIG_SIZE}: the size of the device's configuration space in bytes (read once, then cached). */
     public int getConfigSize() throws VhostException {
-        return getU32("VHOST_VDPA_GET_CONFIG_SIZE", VHOST_VDPA_GET_CONFIG_SIZE());
+        int size = configSize;
+        if (size < 0) {
+            configSize = size = getU32("VHOST_VDPA_GET_CONFIG_SIZE", VHOST_VDPA_GET_CONFIG_SIZE());
+        }
+        return size;
     }
 
     /**
@@ -177,16 +177,7 @@ public final class VhostVdpa extends VhostDevice {
     /** {@code VHOST_VDPA_SET_CONFIG_CALL}: the eventfd signalled when the configuration changes; {@code null} unbinds. */
     public void setConfigCall(EventFd eventFd) throws VhostException {
         Sys.Local l = Sys.local();
-        MemorySegment s = l.scratch();
-        Fd file = eventFd == null ? null : eventFd.handle();
-        s.set(JAVA_INT, 0, file == null ? -1 : file.acquire());
-        try {
-            ioctl(l, "VHOST_VDPA_SET_CONFIG_CALL", VHOST_VDPA_SET_CONFIG_CALL(), s);
-        } finally {
-            if (file != null) {
-                file.release();
-            }
-        }
+        ioctlPassing(l, "VHOST_VDPA_SET_CONFIG_CALL", VHOST_VDPA_SET_CONFIG_CALL(), l.scratch(), 0, handleOf(eventFd));
     }
 
     // ---- status ----------------------------------------------------------------------------------------
@@ -236,19 +227,9 @@ public final class VhostVdpa extends VhostDevice {
         return s.get(JAVA_SHORT, 0) & 0xffff;
     }
 
-    private int vringQuery(String op, long request, int index) throws VhostException {
-        checkIndex(index);
-        Sys.Local l = Sys.local();
-        MemorySegment s = l.scratch();
-        vhost_vring_state.index(s, index);
-        vhost_vring_state.num(s, 0);
-        ioctl(l, op, request, s);
-        return vhost_vring_state.num(s);
-    }
-
     /** {@code VHOST_VDPA_GET_VRING_SIZE} (Linux 6.10+): the size of queue {@code index} (its maximum until set). */
     public int getVringSize(int index) throws VhostException {
-        return vringQuery("VHOST_VDPA_GET_VRING_SIZE", VHOST_VDPA_GET_VRING_SIZE(), index);
+        return getVringState("VHOST_VDPA_GET_VRING_SIZE", VHOST_VDPA_GET_VRING_SIZE(), index);
     }
 
     /** {@code VHOST_VDPA_SET_VRING_ENABLE}: makes queue {@code index} ready (or not) for the device. */
@@ -275,7 +256,7 @@ public final class VhostVdpa extends VhostDevice {
 
     /** {@code VHOST_VDPA_GET_VRING_GROUP}: the group of queue {@code index} (EOPNOTSUPP where the device has none). */
     public int getVringGroup(int index) throws VhostException {
-        return vringQuery("VHOST_VDPA_GET_VRING_GROUP", VHOST_VDPA_GET_VRING_GROUP(), index);
+        return getVringState("VHOST_VDPA_GET_VRING_GROUP", VHOST_VDPA_GET_VRING_GROUP(), index);
     }
 
     /**
@@ -283,7 +264,7 @@ public final class VhostVdpa extends VhostDevice {
      * from its buffers (EOPNOTSUPP unless backend feature DESC_ASID is offered).
      */
     public int getVringDescGroup(int index) throws VhostException {
-        return vringQuery("VHOST_VDPA_GET_VRING_DESC_GROUP", VHOST_VDPA_GET_VRING_DESC_GROUP(), index);
+        return getVringState("VHOST_VDPA_GET_VRING_DESC_GROUP", VHOST_VDPA_GET_VRING_DESC_GROUP(), index);
     }
 
     /** {@code VHOST_VDPA_SET_GROUP_ASID}: binds virtqueue group {@code group} to address space {@code asid}. */

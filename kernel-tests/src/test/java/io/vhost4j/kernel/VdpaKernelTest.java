@@ -337,70 +337,45 @@ class VdpaKernelTest {
 
     @Test
     void aDeviceWithoutADriverIsBoundToVhostVdpaAgain() throws Exception {
-        String name = name();
-        try (VduseControl control = VduseControl.open()) {
-            try (VduseNetDevice dev = VduseNetDevice.create(control, name, QUEUE);
-                 io.vhost4j.vdpa.VdpaManagement m = io.vhost4j.vdpa.VdpaManagement.open()) {
-                m.addDevice(name, "vduse");
-                try {
-                    String node = VdpaBus.bindToVhostVdpa(name, WAIT);
-                    java.nio.file.Files.writeString(java.nio.file.Path.of("/sys/bus/vdpa/drivers/vhost_vdpa/unbind"),
-                            name);
-                    assertTrue(VdpaBus.driverOf(name).isEmpty(), "unbound by hand");
-                    assertTrue(VdpaBus.vhostVdpaNode(name).isEmpty(), "and its vhost-vdpa node went with it");
-                    String again = VdpaBus.bindToVhostVdpa(name, WAIT);
-                    assertEquals(VdpaBus.VHOST_VDPA, VdpaBus.driverOf(name).orElseThrow());
-                    assertTrue(again.startsWith("/dev/vhost-vdpa-"), again + " (was " + node + ")");
-                    try (VhostVdpa v = VhostVdpa.open(again)) {
-                        v.setOwner();
-                        assertEquals(QUEUE, v.getVringSize(0), "the same device behind the new node");
-                    }
-                } finally {
-                    m.deleteDevice(name);
-                }
-            } finally {
-                control.destroy(name);
+        try (BoundVduseNet b = BoundVduseNet.create(name(), QUEUE, WAIT)) {
+            java.nio.file.Files.writeString(java.nio.file.Path.of("/sys/bus/vdpa/drivers/vhost_vdpa/unbind"), b.name);
+            assertTrue(VdpaBus.driverOf(b.name).isEmpty(), "unbound by hand");
+            assertTrue(VdpaBus.vhostVdpaNode(b.name).isEmpty(), "and its vhost-vdpa node went with it");
+            String again = VdpaBus.bindToVhostVdpa(b.name, WAIT);
+            assertEquals(VdpaBus.VHOST_VDPA, VdpaBus.driverOf(b.name).orElseThrow());
+            assertTrue(again.startsWith("/dev/vhost-vdpa-"), again + " (was " + b.node + ")");
+            try (VhostVdpa v = VhostVdpa.open(again)) {
+                v.setOwner();
+                assertEquals(QUEUE, v.getVringSize(0), "the same device behind the new node");
             }
         }
     }
 
     @Test
     void aVhostVdpaDescriptorPassedByTheHelperIsAdoptedAfterItsCheck() throws Exception {
-        String name = name();
         java.nio.file.Path socket = java.nio.file.Files.createTempDirectory("vdpafds").resolve("vmm.sock");
-        try (VduseControl control = VduseControl.open()) {
-            try (VduseNetDevice dev = VduseNetDevice.create(control, name, QUEUE);
-                 io.vhost4j.vdpa.VdpaManagement m = io.vhost4j.vdpa.VdpaManagement.open()) {
-                m.addDevice(name, "vduse");
-                try {
-                    String node = VdpaBus.bindToVhostVdpa(name, WAIT);
-                    java.util.concurrent.CompletableFuture<io.vhost4j.FdPassing.Received> got =
-                            java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-                                try {
-                                    return io.vhost4j.FdPassing.receive(socket, Duration.ofSeconds(60));
-                                } catch (Exception e) {
-                                    throw new IllegalStateException(e);
-                                }
-                            });
-                    Cli.Result r = Cli.run("pass-fds", "--to", socket.toString(), "--pairs", "1", "--tap", "vdf%d",
-                            "--vdpa", node);
-                    assertEquals(0, r.code(), r.out() + r.err());
-                    try (io.vhost4j.FdPassing.Received fds = got.get(60, java.util.concurrent.TimeUnit.SECONDS)) {
-                        assertEquals(List.of("vhost-net.0", "tap.0", "vhost-vdpa.0"), fds.names());
-                        assertThrows(IllegalArgumentException.class, () -> fds.vhostVdpa("vhost-net.0"),
-                                "a vhost-net descriptor is not taken for a vhost-vdpa one");
-                        try (VhostVdpa v = fds.vhostVdpa("vhost-vdpa.0")) {
-                            assertEquals(node, v.path());
-                            assertEquals(2, v.queueCount());
-                            v.setOwner();
-                            assertEquals(QUEUE, v.getVringSize(1), "the device behind the passed descriptor");
+        try (BoundVduseNet b = BoundVduseNet.create(name(), QUEUE, WAIT)) {
+            java.util.concurrent.CompletableFuture<io.vhost4j.FdPassing.Received> got =
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                        try {
+                            return io.vhost4j.FdPassing.receive(socket, Duration.ofSeconds(60));
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
                         }
-                    }
-                } finally {
-                    m.deleteDevice(name);
+                    });
+            Cli.Result r = Cli.run("pass-fds", "--to", socket.toString(), "--pairs", "1", "--tap", "vdf%d",
+                    "--vdpa", b.node);
+            assertEquals(0, r.code(), r.out() + r.err());
+            try (io.vhost4j.FdPassing.Received fds = got.get(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                assertEquals(List.of("vhost-net.0", "tap.0", "vhost-vdpa.0"), fds.names());
+                assertThrows(IllegalArgumentException.class, () -> fds.vhostVdpa("vhost-net.0"),
+                        "a vhost-net descriptor is not taken for a vhost-vdpa one");
+                try (VhostVdpa v = fds.vhostVdpa("vhost-vdpa.0")) {
+                    assertEquals(b.node, v.path());
+                    assertEquals(2, v.queueCount());
+                    v.setOwner();
+                    assertEquals(QUEUE, v.getVringSize(1), "the device behind the passed descriptor");
                 }
-            } finally {
-                control.destroy(name);
             }
         }
     }

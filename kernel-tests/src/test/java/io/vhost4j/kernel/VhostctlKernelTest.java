@@ -116,30 +116,20 @@ class VhostctlKernelTest {
     void probeDescribesAVdpaDeviceAndTheBusItIsOn() throws Exception {
         KernelDevices.applicableOnlyIf(VdpaKernelTest.kernelAtLeast(6, 10), "VDUSE net devices need Linux 6.10+");
         String name = "v4j-probe" + ProcessHandle.current().pid() % 1000;
-        try (io.vhost4j.vdpa.VduseControl control = io.vhost4j.vdpa.VduseControl.open()) {
-            try (io.vhost4j.testkit.VduseNetDevice dev = io.vhost4j.testkit.VduseNetDevice.create(control, name, 128);
-                 io.vhost4j.vdpa.VdpaManagement mgmt = io.vhost4j.vdpa.VdpaManagement.open()) {
-                mgmt.addDevice(name, "vduse");
-                try {
-                    String node = io.vhost4j.vdpa.VdpaBus.bindToVhostVdpa(name, java.time.Duration.ofSeconds(10));
-                    Cli.Result r = run("probe", "--json");
-                    assertEquals(0, r.code(), r.out() + r.err());
-                    String out = r.out().replaceAll("\\s+", " ");
-                    assertTrue(out.contains("\"path\": \"" + node + "\", \"exists\": true, \"opened\": true"), out);
-                    assertTrue(out.contains("\"vdpa\": { \"deviceId\": 1, \"queues\": 2, \"configSize\": 10,"
-                            + " \"maxQueueSize\": 128, \"iovaRange\": \"0x"), out);
-                    assertTrue(out.contains("\"groups\": 1, \"addressSpaces\": 1 }"), out);
-                    assertTrue(out.contains("{ \"name\": \"" + name + "\", \"managementDevice\": \"vduse\","
-                            + " \"deviceId\": 1, \"maxQueues\": 2, \"maxQueueSize\": 128, \"driver\": \"vhost_vdpa\","
-                            + " \"node\": \"" + node + "\" }"), out);
-                    assertTrue(dev.statuses().contains(io.vhost4j.DeviceStatus.RESET),
-                            "probing opened vhost-vdpa, which resets the device: " + dev.statuses());
-                } finally {
-                    mgmt.deleteDevice(name);
-                }
-            } finally {
-                control.destroy(name);
-            }
+        try (BoundVduseNet b = BoundVduseNet.create(name, 128, java.time.Duration.ofSeconds(10))) {
+            String node = b.node;
+            Cli.Result r = run("probe", "--json");
+            assertEquals(0, r.code(), r.out() + r.err());
+            String out = r.out().replaceAll("\\s+", " ");
+            assertTrue(out.contains("\"path\": \"" + node + "\", \"exists\": true, \"opened\": true"), out);
+            assertTrue(out.contains("\"vdpa\": { \"deviceId\": 1, \"queues\": 2, \"configSize\": 10,"
+                    + " \"maxQueueSize\": 128, \"iovaRange\": \"0x"), out);
+            assertTrue(out.contains("\"groups\": 1, \"addressSpaces\": 1 }"), out);
+            assertTrue(out.contains("{ \"name\": \"" + name + "\", \"managementDevice\": \"vduse\","
+                    + " \"deviceId\": 1, \"maxQueues\": 2, \"maxQueueSize\": 128, \"driver\": \"vhost_vdpa\","
+                    + " \"node\": \"" + node + "\" }"), out);
+            assertTrue(b.device.statuses().contains(io.vhost4j.DeviceStatus.RESET),
+                    "probing opened vhost-vdpa, which resets the device: " + b.device.statuses());
         }
     }
 }
