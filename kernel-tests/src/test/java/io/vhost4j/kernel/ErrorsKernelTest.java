@@ -4,6 +4,7 @@ import io.vhost4j.DeviceUnavailableException;
 import io.vhost4j.Errno;
 import io.vhost4j.PermissionDeniedException;
 import io.vhost4j.VhostDevice;
+import io.vhost4j.VhostVdpa;
 import io.vhost4j.VhostException;
 import io.vhost4j.VhostNet;
 import org.junit.jupiter.api.BeforeEach;
@@ -42,5 +43,8 @@ class ErrorsKernelTest {
         DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> VhostDevice.open(path));
         assertEquals(Errno.ENOENT, e.errno());
         assertTrue(e.hint().contains("vhost_vdpa"), e.getMessage());
+        assertTrue(e.hint().contains("no vDPA device is bound"), "the likelier cause where the module is there: "
+                + e.getMessage());
+        assertEquals(Errno.ENOENT, assertThrows(DeviceUnavailableException.class, () -> VhostVdpa.open(97)).errno());
     }
 }

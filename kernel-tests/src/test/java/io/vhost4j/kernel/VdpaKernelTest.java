@@ -144,6 +144,9 @@ class VdpaKernelTest {
             assertEquals(loop.node(), VdpaBus.vhostVdpaNode(name).orElseThrow());
             assertEquals(Errno.EEXIST, vhostFailure(() -> loop.management().addDevice(name, "vduse")).errno());
             assertEquals(Errno.ENODEV, vhostFailure(() -> loop.management().deleteDevice(name + "x")).errno());
+            VhostException noVduse = vhostFailure(() -> loop.management().addDevice(name + "x", "vduse"));
+            assertEquals(Errno.EINVAL, noVduse.errno(), "no VDUSE device of that name");
+            assertTrue(noVduse.hint().contains("VduseControl.create"), noVduse.getMessage());
             assertTrue(loop.management().device(name + "x").isEmpty());
             assertEquals(Errno.EBUSY, vhostFailure(() -> VhostVdpa.open(loop.node())).errno(),
                     "vhost-vdpa is opened by one at a time");
@@ -321,7 +324,9 @@ class VdpaKernelTest {
             assertEquals(VduseControl.API_VERSION, control.getApiVersion(), "pinned to the bindings' version at open");
             assertEquals(0, VduseControl.API_VERSION);
             assertEquals(Errno.EINVAL, vhostFailure(() -> control.setApiVersion(99)).errno());
-            assertEquals(Errno.EINVAL, vhostFailure(() -> control.destroy(name)).errno(), "no such device");
+            VhostException none = vhostFailure(() -> control.destroy(name));
+            assertEquals(Errno.EINVAL, none.errno(), "no such device");
+            assertEquals("no VDUSE device of that name", none.hint());
             try (VduseNetDevice dev = VduseNetDevice.create(control, name, QUEUE)) {
                 assertEquals(Errno.EEXIST, vhostFailure(() -> VduseNetDevice.create(control, name, QUEUE)).errno());
                 assertEquals(Errno.EBUSY, vhostFailure(() -> control.destroy(name)).errno(), "its file is open");

@@ -14,7 +14,8 @@ import java.util.Arrays;
  * @param name         the device's name: {@code /dev/vduse/<name>} and the vdpa device's name (1..255 bytes, no '/')
  * @param vendorId     the virtio vendor id
  * @param deviceId     the virtio device type ({@link #NET} = 1, block = 2)
- * @param features     the device features offered; a net device must offer VERSION_1 and must not offer CTRL_VQ
+ * @param features     the device features offered: ACCESS_PLATFORM always (the kernel refuses a VDUSE device
+ *                     without it); a net device also VERSION_1, and not CTRL_VQ
  * @param queues       the number of virtqueues (1..65535)
  * @param queueAlign   the ring alignment (at most 4096)
  * @param queueMaxSize the largest size of every queue (a power of two, 1..32768)
@@ -44,6 +45,10 @@ public record VduseConfig(String name, int vendorId, int deviceId, long features
         }
         if (config.length > 4096) {
             throw new IllegalArgumentException("a configuration space of " + config.length + " bytes (at most 4096)");
+        }
+        if ((features & VirtioFeature.ACCESS_PLATFORM.mask()) == 0) {
+            throw new IllegalArgumentException("a VDUSE device must offer ACCESS_PLATFORM (its driver reaches memory"
+                    + " only through the device's IOTLB)");
         }
         if (deviceId == NET) {
             if ((features & VirtioFeature.VERSION_1.mask()) == 0) {

@@ -34,11 +34,15 @@ class VduseConfigTest {
         assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("n", new byte[5], 256));
         assertThrows(IllegalArgumentException.class, () -> VduseConfig.net("n", MAC, 256, NetFeature.CTRL_VQ),
                 "no control queue");
-        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, VduseConfig.NET, 0, 2, 4096, 256,
+        long ap = VirtioFeature.ACCESS_PLATFORM.mask();
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, VduseConfig.NET, ap, 2, 4096, 256,
                 new byte[0]), "net without VERSION_1");
-        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, 0, 0, 4096, 256, new byte[0]));
-        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, 0, 1, 8192, 256, new byte[0]));
-        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, 0, 1, 4096, 256,
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2,
+                VirtioFeature.VERSION_1.mask(), 1, 4096, 256, new byte[0]), "no ACCESS_PLATFORM (6.12 says EINVAL)");
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, ap, 0, 4096, 256, new byte[0]));
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, ap, 1, 8192, 256, new byte[0]));
+        assertThrows(IllegalArgumentException.class, () -> new VduseConfig("n", 0, 2, ap, 1, 4096, 256,
                 new byte[4097]));
+        new VduseConfig("blk", 0, 2, ap, 1, 4096, 1, new byte[8]); // a block device: what the kernel takes
     }
 }

@@ -32,6 +32,10 @@ public final class Errors {
         boolean vhost = isVhost(device);
         switch (errno) {
             case ENOENT, ENODEV, ENXIO -> {
+                if (isOpen(operation) && device.startsWith("/dev/vhost-vdpa-")) {
+                    return "no vDPA device is bound to vhost_vdpa as " + device + " (vhostctl probe lists the vDPA"
+                            + " bus), or the vhost_vdpa module is not loaded (modprobe vhost_vdpa)";
+                }
                 if (isOpen(operation) && vhost) {
                     String module = device.startsWith("/dev/vhost-vsock") ? "vhost_vsock"
                             : device.startsWith("/dev/vhost-vdpa") ? "vhost_vdpa" : "vhost_net";
@@ -54,6 +58,13 @@ public final class Errors {
             case EINVAL -> {
                 if (operation.equals("TUNSETOFFLOAD")) {
                     return "this kernel's tun refuses one of these offloads (USO4/USO6 need Linux 6.2+)";
+                }
+                if (operation.startsWith("VDPA_CMD_DEV_NEW")) {
+                    return "for the vduse management device: no VDUSE device of that name, or one whose queues are not"
+                            + " set up (VduseControl.create does both), or one on the bus already";
+                }
+                if (operation.startsWith("VDUSE_DESTROY_DEV")) {
+                    return "no VDUSE device of that name";
                 }
             }
             case EEXIST -> {
