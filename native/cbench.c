@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,23 +70,42 @@ static int translate_table(const void *p, uint64_t iova, struct vhost_iotlb_msg 
 }
 
 /*
- * Serves device-IOTLB misses on vhost fd `fd` until `stop_fd` (an eventfd) is readable: poll, read every queued
- * MISS until EAGAIN, translate it, write the UPDATE (v2 if `v2`). out[0] = misses answered, out[1] = sum of their
- * read-to-update nanoseconds, out[2] = misses refused (no mapping); the service time of answered miss i goes to
- * samples[i % cap] when `samples` is not NULL. Returns 0 or -errno.
+ * Waits until `fd` or `stop_fd` is readable: with one poll() of both when `ep` < 0, else on the epoll set `ep`
+ * holding them (stop_fd's data is 1), as a manager of many devices waits. Returns 1 when misses may be queued,
+ * 0 to stop, or -errno.
  */
-static int serve(int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t *out,
-                 int64_t *samples, int64_t cap) {
-    struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
-    struct vhost_msg_v2 msg;
-    out[0] = out[1] = out[2] = 0;
+static int wait_ready(int ep, int fd, int stop_fd) {
     for (;;) {
+        if (ep >= 0) {
+            struct epoll_event ev[2];
+            int n = epoll_wait(ep, ev, 2, -1);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return -errno;
+            }
+            for (int i = 0; i < n; i++) {
+                if (ev[i].data.u32 == 1) return 0;
+            }
+            return 1;
+        }
+        struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
         if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR) continue;
             return -errno;
         }
-        if (pfd[1].revents & POLLIN) {
-            return 0;
+        return (pfd[1].revents & POLLIN) ? 0 : 1;
+    }
+}
+
+/* The loop of serve() on a wait set made (ep) or not (-1). */
+static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t *out,
+                      int64_t *samples, int64_t cap) {
+    struct vhost_msg_v2 msg;
+    out[0] = out[1] = out[2] = 0;
+    for (;;) {
+        int ready = wait_ready(ep, fd, stop_fd);
+        if (ready <= 0) {
+            return ready;
         }
         for (;;) {
             ssize_t r = read(fd, &msg, sizeof msg);
@@ -114,11 +134,35 @@ static int serve(int fd, int stop_fd, translate_fn translate, const void *ctx, i
     }
 }
 
-/* The offset vIOMMU (see translate_offset); out as for serve (3 slots). */
+/*
+ * Serves device-IOTLB misses on vhost fd `fd` until `stop_fd` (an eventfd) is readable: wait (poll, or epoll if
+ * `use_epoll`), read every queued MISS until EAGAIN, translate it, write the UPDATE (v2 if `v2`). out[0] = misses
+ * answered, out[1] = sum of their read-to-update nanoseconds, out[2] = misses refused (no mapping); the service
+ * time of answered miss i goes to samples[i % cap] when `samples` is not NULL. Returns 0 or -errno.
+ */
+static int serve(int fd, int stop_fd, int use_epoll, translate_fn translate, const void *ctx, int v2, int64_t *out,
+                 int64_t *samples, int64_t cap) {
+    int ep = -1;
+    if (use_epoll) {
+        struct epoll_event misses = {.events = EPOLLIN, .data.u32 = 0}, stop = {.events = EPOLLIN, .data.u32 = 1};
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &misses) < 0
+                || epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd, &stop) < 0) {
+            int e = errno;
+            if (ep >= 0) close(ep);
+            return -e;
+        }
+    }
+    int rc = serve_loop(ep, fd, stop_fd, translate, ctx, v2, out, samples, cap);
+    if (ep >= 0) close(ep);
+    return rc;
+}
+
+/* The offset vIOMMU (see translate_offset), waiting with epoll if `use_epoll`; out as for serve (3 slots). */
 int cbench_serve_misses(int fd, int stop_fd, uint64_t offset, uint64_t gpa_base, uint64_t size, uint64_t ubase,
-                        uint64_t granule, int v2, int64_t *out) {
+                        uint64_t granule, int v2, int use_epoll, int64_t *out) {
     struct offset_ctx c = {offset, gpa_base, size, ubase, granule};
-    return serve(fd, stop_fd, translate_offset, &c, v2, out, NULL, 1);
+    return serve(fd, stop_fd, use_epoll, translate_offset, &c, v2, out, NULL, 1);
 }
 
 /* The page-table vIOMMU (see translate_table); out as for serve (3 slots), samples[cap] of service times. */
@@ -126,5 +170,5 @@ int cbench_serve_misses_table(int fd, int stop_fd, const uint64_t *table, uint64
                               uint64_t gpa_base, uint64_t size, uint64_t ubase, int v2, int64_t *out,
                               int64_t *samples, int64_t cap) {
     struct table_ctx c = {table, base, pages, gpa_base, size, ubase};
-    return serve(fd, stop_fd, translate_table, &c, v2, out, samples, cap);
+    return serve(fd, stop_fd, 0, translate_table, &c, v2, out, samples, cap);
 }

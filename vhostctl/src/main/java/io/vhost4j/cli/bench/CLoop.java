@@ -26,7 +26,7 @@ public final class CLoop implements AutoCloseable {
         getFeatures = l.downcallHandle(c.findOrThrow("cbench_get_features"),
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG));
         serveMisses = l.downcallHandle(c.findOrThrow("cbench_serve_misses"), FunctionDescriptor.of(JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS));
+                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS));
         serveMissesByTable = l.downcallHandle(c.findOrThrow("cbench_serve_misses_table"), FunctionDescriptor.of(
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
                 ADDRESS, ADDRESS, JAVA_LONG));
@@ -55,18 +55,27 @@ public final class CLoop implements AutoCloseable {
         return ns;
     }
 
+    /** How a C miss loop sleeps until misses are queued. */
+    public enum Wait {
+        /** One {@code poll()} of the vhost fd and the stop eventfd: the simplest loop for one device. */
+        POLL,
+        /** {@code epoll_wait()} on a set holding both, as a loop serving many devices (and the Java manager) waits. */
+        EPOLL
+    }
+
     /**
      * Serves {@code vhostFd}'s IOTLB misses in C until {@code stopFd} is signalled: IOVA = GPA + {@code iovaOffset}
-     * over one window of guest memory at {@code userBase}, in {@code granule} pieces. {@code counters}
-     * ({@link #COUNTERS} longs) receives the misses answered and refused and the service time as it runs.
+     * over one window of guest memory at {@code userBase}, in {@code granule} pieces, sleeping as {@code wait} says.
+     * {@code counters} ({@link #COUNTERS} longs) receives the misses answered and refused and the service time as
+     * it runs.
      *
      * @return 0, or the C loop's negative errno
      */
     public int serveMisses(int vhostFd, int stopFd, long iovaOffset, long gpaBase, long size, long userBase,
-                           long granule, boolean v2, MemorySegment counters) {
+                           long granule, boolean v2, Wait wait, MemorySegment counters) {
         try {
             return (int) serveMisses.invokeExact(vhostFd, stopFd, iovaOffset, gpaBase, size, userBase, granule,
-                    v2 ? 1 : 0, counters);
+                    v2 ? 1 : 0, wait == Wait.EPOLL ? 1 : 0, counters);
         } catch (Throwable t) {
             throw new IllegalStateException("C miss loop failed", t);
         }

@@ -21,7 +21,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * IOTLB misses under load: TX of 64-byte frames with 4 KiB mappings and an INVALIDATE of the whole window
- * after every 32 frames, served by the Java manager or by the C loop ({@link CLoop}), in alternating rounds;
+ * after every 32 frames, served by the Java manager or by the C loop ({@link CLoop}: sleeping in poll, and in
+ * epoll_wait as the manager does), in alternating rounds;
  * then many devices on one manager thread.
  */
 public final class MissBench {
@@ -205,8 +206,11 @@ public final class MissBench {
                 alloc[1] == 0 ? 0 : alloc[0] / (double) alloc[1], alloc[1], samples);
     }
 
-    /** One device, misses served by the C loop on a thread of ours (invalidations written directly). */
-    public MissRun cRound(CLoop c) throws Exception {
+    /**
+     * One device, misses served by the C loop on a thread of ours, sleeping as {@code wait} says (invalidations
+     * written directly).
+     */
+    public MissRun cRound(CLoop c, CLoop.Wait wait) throws Exception {
         try (IotlbManager m = IotlbManager.create(null); NetLoopback l = NetLoopback.open(IOVA_CONFIG, "vhb%d");
              EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
             ManagedDevice md = l.startWithIotlb(m, l.offsetTranslator(4096)); // maps the used rings
@@ -216,7 +220,7 @@ public final class MissBench {
             int[] rc = new int[1];
             Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() ->
                     rc[0] = c.serveMisses(l.net().fd(), stopFd.fd(), NetLoopback.IOVA_OFFSET, NetLoopback.GUEST_BASE,
-                            windowSize(l), ubase, 4096L, l.net().iotlbMessagesV2(), counters));
+                            windowSize(l), ubase, 4096L, l.net().iotlbMessagesV2(), wait, counters));
             Runnable invalidate = unchecked(() ->
                     l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l))));
             Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
@@ -241,6 +245,7 @@ public final class MissBench {
     public List<Figure> oneDevice(CLoop c, Progress progress) throws Exception {
         Samples jm = new Samples(rounds), jf = new Samples(rounds), dup = new Samples(rounds), js = new Samples(rounds);
         Samples cm = new Samples(rounds), cf = new Samples(rounds), cs = new Samples(rounds);
+        Samples ef = new Samples(rounds), es = new Samples(rounds); // the C loop sleeping in epoll_wait
         JitState jit;
         ManagerDetail detail;
         try (Profile profile = Profile.start(Profile.MISS_PATH)) {
@@ -257,11 +262,15 @@ public final class MissBench {
                 dup.add(j.duplicateShare());
                 js.add(j.meanServiceMicros());
                 if (c != null) {
-                    progress.say("IOTLB misses, 1 device, plain C miss loop in the same process" + of);
-                    MissRun r = cRound(c);
+                    progress.say("IOTLB misses, 1 device, plain C miss loop (poll) in the same process" + of);
+                    MissRun r = cRound(c, CLoop.Wait.POLL);
                     cm.add(r.missesPerSecond());
                     cf.add(r.framesPerSecond());
                     cs.add(r.meanServiceMicros());
+                    progress.say("IOTLB misses, 1 device, plain C miss loop (epoll) in the same process" + of);
+                    MissRun e = cRound(c, CLoop.Wait.EPOLL);
+                    ef.add(e.framesPerSecond());
+                    es.add(e.meanServiceMicros());
                 }
             }
             progress.say("IOTLB misses, 1 device, Java manager sampled by JFR (not in the medians)");
@@ -297,6 +306,12 @@ public final class MissBench {
         figures.add(new Figure("iotlb.one_device.tx64_frames_per_s", "TX 64 B frames under that miss load, 1 device ("
                 + median + ")", jf.median(), c == null ? null : cf.median(), "frames/s",
                 String.format("Java: %.0f%% of misses were duplicates", 100 * dup.median())));
+        figures.add(new Figure("iotlb.one_device.epoll_c.service_us", "IOTLB miss mean service time, against the C"
+                + " loop sleeping in epoll_wait (" + median + ")", js.median(), c == null ? null : es.median(), "µs",
+                "Java: the same rounds as above"));
+        figures.add(new Figure("iotlb.one_device.epoll_c.tx64_frames_per_s", "TX 64 B frames under that miss load,"
+                + " against the C loop sleeping in epoll_wait (" + median + ")", jf.median(),
+                c == null ? null : ef.median(), "frames/s", null));
         return figures;
     }
 
