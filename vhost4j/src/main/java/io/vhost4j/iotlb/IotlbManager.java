@@ -15,8 +15,6 @@ import io.vhost4j.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static io.vhost4j.internal.gen.VhostH.*;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -50,8 +48,7 @@ public final class IotlbManager implements AutoCloseable {
     private final MemorySegment events;
     private final MemorySegment readBuf;
     private final MemorySegment writeBuf;
-    private final ConcurrentHashMap<Long, ManagedDevice> devices = new ConcurrentHashMap<>();
-    private final AtomicLong nextToken = new AtomicLong(1);
+    private final DeviceSlots devices = new DeviceSlots();
     private final Object loopLock = new Object();
     private volatile boolean closing;
     private volatile Throwable loopFailure;
@@ -115,16 +112,14 @@ public final class IotlbManager implements AutoCloseable {
         if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }
-        long token = nextToken.getAndIncrement();
-        ManagedDevice md = new ManagedDevice(this, device, DeviceHandles.iotlb(device), guestMemory.regions(),
-                translator, policy, listener, token);
-        devices.put(token, md);
+        ManagedDevice md = devices.add(token -> new ManagedDevice(this, device, DeviceHandles.iotlb(device),
+                guestMemory.regions(), translator, policy, listener, token));
         Fd f = md.channel.fd();
         int n = f.acquire();
         try {
-            addToEpoll(epoll.number(), n, token, device.path());
+            addToEpoll(epoll.number(), n, md.token, device.path());
         } catch (VhostException | RuntimeException e) {
-            devices.remove(token);
+            devices.remove(md);
             throw e;
         } finally {
             f.release();
@@ -137,10 +132,10 @@ public final class IotlbManager implements AutoCloseable {
             if (md.removed) {
                 return;
             }
-            md.removed = true;
+            md.removed = true; // then read servingThread: see ManagedDevice.removed
             // Wait for a drain of this device on the loop thread to end, so that the loop never reads the fd
             // after this returns (the caller may close it, and the number may be reused).
-            while (md.servingThread != null && md.servingThread != Thread.currentThread()) {
+            for (Thread t = md.servingThread; t != null && t != Thread.currentThread(); t = md.servingThread) {
                 try {
                     md.wait();
                 } catch (InterruptedException e) {
@@ -148,7 +143,7 @@ public final class IotlbManager implements AutoCloseable {
                     break;
                 }
             }
-            devices.remove(md.token);
+            devices.remove(md);
             if (!epoll.isClosed()) {
                 try {
                     Fd f = md.channel.fd();
@@ -167,12 +162,12 @@ public final class IotlbManager implements AutoCloseable {
 
     /** The devices being served. */
     public List<ManagedDevice> devices() {
-        return List.copyOf(devices.values());
+        return List.copyOf(devices.all());
     }
 
     /** INVALIDATE on every device (the guest invalidated its IOTLB for {@code [iova, iova+size)}). */
     public void invalidateAll(long iova, long size) throws VhostException {
-        for (ManagedDevice d : devices.values()) {
+        for (ManagedDevice d : devices.all()) {
             d.invalidate(iova, size);
         }
     }
@@ -266,7 +261,7 @@ public final class IotlbManager implements AutoCloseable {
     }
 
     private void sweepClosed() {
-        for (ManagedDevice md : devices.values()) {
+        for (ManagedDevice md : devices.all()) {
             if (md.device.isClosed()) {
                 unregister(md);
             }
@@ -303,7 +298,7 @@ public final class IotlbManager implements AutoCloseable {
             }
         }
         synchronized (loopLock) {
-            for (ManagedDevice md : devices.values()) {
+            for (ManagedDevice md : devices.all()) {
                 unregister(md);
             }
             wakeup.close();

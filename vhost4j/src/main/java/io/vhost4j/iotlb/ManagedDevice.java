@@ -57,7 +57,7 @@ public final class ManagedDevice {
     /** {@code received} of a {@link #map} call that answers no miss (prefault, retry). */
     private static final long NOT_A_MISS = Long.MIN_VALUE;
     /** A miss for an address among this many newest mappings counts as a duplicate (bounded work per miss). */
-    static final int DUPLICATE_WINDOW = 64;
+    static final int DUPLICATE_WINDOW = 16;
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
     private final LatencyHistogram latency = new LatencyHistogram(); // guarded by this
     private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
@@ -66,8 +66,15 @@ public final class ManagedDevice {
     private int unansweredCount; // guarded by this
     /** How many refused misses a device remembers for {@link #retryFaults()}; older ones are dropped. */
     public static final int MAX_UNANSWERED = 256;
-    boolean removed;     // guarded by this
-    Thread servingThread; // guarded by this: the loop thread while it drains this device's misses
+    /**
+     * Set once by {@link IotlbManager#unregister} under this monitor. It and {@link #servingThread} are volatile and
+     * each side writes its own before reading the other's, so a drain and an unregistration never miss each other
+     * and the loop takes no monitor per wake-up: either the drain sees {@code removed} and reads nothing, or the
+     * unregistration sees the drain and waits for it to leave (notified only when it waits).
+     */
+    volatile boolean removed;
+    /** The loop thread while it drains this device's misses, else {@code null}. */
+    volatile Thread servingThread;
 
     ManagedDevice(IotlbManager manager, VhostDevice device, IotlbChannel channel, List<MemoryRegion> guestMemory,
                   Translator translator, MappingPolicy policy, IotlbFaultListener listener, long token) {
@@ -94,15 +101,15 @@ public final class ManagedDevice {
      * held up by a drain.
      */
     int drain(MemorySegment readBuf, MemorySegment writeBuf) {
-        synchronized (this) {
-            if (removed) {
-                return 0;
-            }
-            if (device.isClosed()) {
-                manager.unregister(this);
-                return 0;
-            }
-            servingThread = Thread.currentThread();
+        servingThread = Thread.currentThread(); // then read removed: see there
+        if (removed) {
+            leave();
+            return 0;
+        }
+        if (device.isClosed()) {
+            leave();
+            manager.unregister(this);
+            return 0;
         }
         if (loopWork == null) {
             loopWork = new Work(writeBuf);
@@ -146,8 +153,15 @@ public final class ManagedDevice {
             if (held) {
                 channel.end();
             }
+            leave();
+        }
+    }
+
+    /** Ends a drain: wakes an unregistration waiting for it (only then: notifying costs a call into the VM). */
+    private void leave() {
+        servingThread = null; // then read removed: see there
+        if (removed) {
             synchronized (this) {
-                servingThread = null;
                 notifyAll();
             }
         }
@@ -426,7 +440,7 @@ public final class ManagedDevice {
     }
 
     /** Whether the device was unregistered (or found closed). */
-    public synchronized boolean isRegistered() {
+    public boolean isRegistered() {
         return !removed;
     }
 
