@@ -122,7 +122,7 @@ public final class MissBench {
                 var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
                 boolean started = false;
                 while (!stop.get()) {
-                    manager.processReady(50);
+                    manager.processReady(-1); // as the C loop waits; close() wakes it
                     if (!started && counting.get()) {
                         started = true;
                         alloc[0] = mx.getCurrentThreadAllocatedBytes();
@@ -146,9 +146,9 @@ public final class MissBench {
         @Override
         public void close() throws InterruptedException {
             stop.set(true);
+            manager.close(); // wakes the loop thread, which then sees stop
             loopThread.join();
             loop.close();
-            manager.close();
         }
     }
 
