@@ -37,9 +37,15 @@ public final class MissBench {
      * @param framesPerSecond    TX frames passed per second under that load
      * @param duplicateShare     share of misses for addresses already mapped (Java side only; 0 for C)
      * @param meanServiceMicros  mean time from reading a MISS to the UPDATE written
+     * @param cpuMicrosPerMiss   CPU time (user and system) of the thread serving the misses, per miss read
      */
     public record MissRun(double missesPerSecond, double framesPerSecond, double duplicateShare,
-                          double meanServiceMicros) {}
+                          double meanServiceMicros, double cpuMicrosPerMiss) {}
+
+    /** CPU nanoseconds {@code t} has used (user and system). */
+    private static long cpuNanos(Thread t) {
+        return ManagementFactory.getThreadMXBean().getThreadCpuTime(t.threadId());
+    }
 
     /**
      * What the profiled Java round (not one of the measured rounds) shows.
@@ -170,9 +176,10 @@ public final class MissBench {
             r.md.resetLatency();
             DeviceStats s0 = r.md.stats();
             Instant from = Instant.now();
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), cpu0 = cpuNanos(r.loopThread);
             long frames = r.churn(seconds);
             double secs = (System.nanoTime() - t0) / 1e9;
+            long cpu = cpuNanos(r.loopThread) - cpu0;
             windows.add(new Instant[] {from, Instant.now()});
             DeviceStats s1 = r.md.stats();
             if (s1.faults() != 0) {
@@ -181,7 +188,7 @@ public final class MissBench {
             long misses = s1.misses() - s0.misses();
             return new MissRun(misses / secs, frames / secs,
                     misses == 0 ? 0 : (s1.duplicates() - s0.duplicates()) / (double) misses,
-                    s1.latency().meanNanos() / 1e3);
+                    s1.latency().meanNanos() / 1e3, misses == 0 ? 0 : cpu / 1e3 / misses);
         }
     }
 
@@ -225,16 +232,18 @@ public final class MissBench {
                     l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l))));
             Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
             long m0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), cpu0 = cpuNanos(server);
             long frames = Churn.tx(List.of(l), invalidate, seconds);
             double secs = (System.nanoTime() - t0) / 1e9;
+            long cpu = cpuNanos(server) - cpu0;
             long m1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
             stopFd.signal();
             server.join();
             if (rc[0] != 0) {
                 throw new IllegalStateException("C miss loop failed: " + rc[0]);
             }
-            return new MissRun((m1 - m0) / secs, frames / secs, 0, m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0));
+            return new MissRun((m1 - m0) / secs, frames / secs, 0, m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0),
+                    m1 == m0 ? 0 : cpu / 1e3 / (m1 - m0));
         }
     }
 
@@ -246,6 +255,7 @@ public final class MissBench {
         Samples jm = new Samples(rounds), jf = new Samples(rounds), dup = new Samples(rounds), js = new Samples(rounds);
         Samples cm = new Samples(rounds), cf = new Samples(rounds), cs = new Samples(rounds);
         Samples ef = new Samples(rounds), es = new Samples(rounds); // the C loop sleeping in epoll_wait
+        Samples jc = new Samples(rounds), cc = new Samples(rounds), ec = new Samples(rounds); // CPU per miss
         JitState jit;
         ManagerDetail detail;
         try (Profile profile = Profile.start(Profile.MISS_PATH)) {
@@ -261,16 +271,19 @@ public final class MissBench {
                 jf.add(j.framesPerSecond());
                 dup.add(j.duplicateShare());
                 js.add(j.meanServiceMicros());
+                jc.add(j.cpuMicrosPerMiss());
                 if (c != null) {
                     progress.say("IOTLB misses, 1 device, plain C miss loop (poll) in the same process" + of);
                     MissRun r = cRound(c, CLoop.Wait.POLL);
                     cm.add(r.missesPerSecond());
                     cf.add(r.framesPerSecond());
                     cs.add(r.meanServiceMicros());
+                    cc.add(r.cpuMicrosPerMiss());
                     progress.say("IOTLB misses, 1 device, plain C miss loop (epoll) in the same process" + of);
                     MissRun e = cRound(c, CLoop.Wait.EPOLL);
                     ef.add(e.framesPerSecond());
                     es.add(e.meanServiceMicros());
+                    ec.add(e.cpuMicrosPerMiss());
                 }
             }
             progress.say("IOTLB misses, 1 device, Java manager sampled by JFR (not in the medians)");
@@ -306,6 +319,11 @@ public final class MissBench {
         figures.add(new Figure("iotlb.one_device.tx64_frames_per_s", "TX 64 B frames under that miss load, 1 device ("
                 + median + ")", jf.median(), c == null ? null : cf.median(), "frames/s",
                 String.format("Java: %.0f%% of misses were duplicates", 100 * dup.median())));
+        figures.add(new Figure("iotlb.one_device.cpu_us_per_miss", "CPU time of the serving thread per miss read"
+                + " (user + system, " + median + ")", jc.median(), c == null ? null : cc.median(), "µs", null));
+        figures.add(new Figure("iotlb.one_device.epoll_c.cpu_us_per_miss", "CPU time per miss, against the C loop"
+                + " sleeping in epoll_wait (" + median + ")", jc.median(), c == null ? null : ec.median(), "µs",
+                null));
         figures.add(new Figure("iotlb.one_device.epoll_c.service_us", "IOTLB miss mean service time, against the C"
                 + " loop sleeping in epoll_wait (" + median + ")", js.median(), c == null ? null : es.median(), "µs",
                 "Java: the same rounds as above"));
