@@ -20,14 +20,29 @@ public final class BareIoctl implements AutoCloseable {
     private static final MethodHandle IOCTL = Linker.nativeLinker().downcallHandle(
             Linker.nativeLinker().defaultLookup().findOrThrow("ioctl"),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    /** The same downcall capturing errno, as any call that reports its failure must. */
+    private static final MethodHandle IOCTL_ERRNO = Linker.nativeLinker().downcallHandle(
+            Linker.nativeLinker().defaultLookup().findOrThrow("ioctl"),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2),
+            Linker.Option.captureCallState("errno"));
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment out = arena.allocate(JAVA_LONG);
+    private final MemorySegment capture = arena.allocate(Linker.Option.captureStateLayout());
 
     /** One call; returns the ioctl's result (0, or -1 with errno unread). */
     public int call(int fd) {
         try {
             return (int) IOCTL.invokeExact(fd, VHOST_GET_FEATURES, out);
+        } catch (Throwable t) {
+            throw new IllegalStateException("ioctl downcall failed", t);
+        }
+    }
+
+    /** One call capturing errno (left in the capture buffer, unread); returns the ioctl's result. */
+    public int callCapturingErrno(int fd) {
+        try {
+            return (int) IOCTL_ERRNO.invokeExact(capture, fd, VHOST_GET_FEATURES, out);
         } catch (Throwable t) {
             throw new IllegalStateException("ioctl downcall failed", t);
         }
