@@ -7,8 +7,43 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The manager's building blocks that need no kernel: view and histogram. */
+/** The manager's building blocks that need no kernel: view, histogram and device table. */
 class IotlbPartsTest {
+
+    /** A device whose only part in use is its token. */
+    private static ManagedDevice device(long token) {
+        return new ManagedDevice(null, null, null, java.util.List.of(), null, MappingPolicy.exact(), null, token);
+    }
+
+    @Test
+    void deviceSlotsFindDevicesByTokenAndNeverByAStaleOne() {
+        DeviceSlots slots = new DeviceSlots();
+        java.util.List<ManagedDevice> added = new java.util.ArrayList<>();
+        for (int i = 0; i < 9; i++) { // past the first array (4 slots): it grows
+            added.add(slots.add(IotlbPartsTest::device));
+        }
+        java.util.Set<Long> tokens = new java.util.HashSet<>();
+        for (ManagedDevice md : added) {
+            assertTrue(md.token != 0, "0 is the manager's wake-up token");
+            assertTrue(tokens.add(md.token), "tokens are unique");
+            assertTrue(slots.get(md.token) == md);
+        }
+        assertEquals(9, slots.all().size());
+        ManagedDevice gone = added.get(2);
+        slots.remove(gone);
+        assertEquals(null, slots.get(gone.token));
+        ManagedDevice reused = slots.add(IotlbPartsTest::device);
+        assertEquals((int) gone.token, (int) reused.token, "the free slot is reused");
+        assertTrue(reused.token != gone.token, "with a new generation");
+        assertEquals(null, slots.get(gone.token), "an event of the removed device finds nothing");
+        assertTrue(slots.get(reused.token) == reused);
+        slots.remove(gone); // removing again, or a device not there, changes nothing
+        assertTrue(slots.get(reused.token) == reused);
+        assertEquals(null, slots.get(-1L));
+        assertEquals(null, slots.get(0L));
+        assertEquals(null, slots.get(1000L));
+        assertEquals(9, slots.all().size());
+    }
 
     @Test
     void mappingViewInvalidatesEveryOverlapAndEvictsTheOldest() {
