@@ -276,8 +276,10 @@ public final class ManagedDevice {
         return channel.write(w.held, w.local, w.buf);
     }
 
-    /** Counts an UPDATE written (for the miss of {@code missed}, or -1) and adds it to the view. */
-    /** Counts an UPDATE written (for the miss of {@code missed}, or -1), and the miss's service time if not -1. */
+    /**
+     * Counts an UPDATE written (for the miss of {@code missed}, or -1) and adds it to the view; records the miss's
+     * service time unless {@code servedNanos} is -1.
+     */
     private synchronized void recordUpdate(MissResolver.Resolution r, long missed, Access access, boolean ahead,
                                            long servedNanos) {
         if (servedNanos >= 0) {

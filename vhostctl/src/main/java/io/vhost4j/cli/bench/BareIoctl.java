@@ -17,14 +17,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class BareIoctl implements AutoCloseable {
     /** {@code _IOR(VHOST_VIRTIO, 0x00, __u64)}; {@link #get} is checked against the library's result. */
     public static final long VHOST_GET_FEATURES = 0x8008AF00L;
-    private static final MethodHandle IOCTL = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().findOrThrow("ioctl"),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL = ioctl();
     /** The same downcall capturing errno, as any call that reports its failure must. */
-    private static final MethodHandle IOCTL_ERRNO = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().findOrThrow("ioctl"),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2),
-            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle IOCTL_ERRNO = ioctl(Linker.Option.captureCallState("errno"));
+
+    /** {@code ioctl(int, long, void *)} as a variadic downcall, with {@code extra} linker options. */
+    private static MethodHandle ioctl(Linker.Option... extra) {
+        Linker.Option[] options = java.util.Arrays.copyOf(extra, extra.length + 1);
+        options[extra.length] = Linker.Option.firstVariadicArg(2);
+        return Linker.nativeLinker().downcallHandle(Linker.nativeLinker().defaultLookup().findOrThrow("ioctl"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), options);
+    }
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment out = arena.allocate(JAVA_LONG);
