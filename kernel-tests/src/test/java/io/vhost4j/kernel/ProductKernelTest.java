@@ -177,4 +177,33 @@ class ProductKernelTest {
         assertTrue(r.output().contains("embedding example passed"), r.output());
         assertFalse(r.output().contains(" 0 IOTLB misses"), "the misses were served by the VMM's loop: " + r.output());
     }
+
+    @Test
+    void theBenchReportsItsFiguresUnderTheirStableKeys() throws Exception {
+        Path vhostctl = unpacked("vhostctl-bench");
+        Run r = run(vhostctl.getParent(), List.of(vhostctl.toString(), "bench", "--only", "ioctl", "--json"));
+        assertEquals(0, r.code(), r.output());
+        String json = r.output().substring(r.output().indexOf('{'));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "\\{\\s*\"key\": \"([a-z0-9_.]+)\",\\s*\"benchmark\": \"[^\"]+\",\\s*\"java\": ([0-9.eE+-]+),"
+                        + "\\s*\"c\": null,\\s*\"javaOverC\": null,\\s*\"unit\": \"([^\"]+)\"").matcher(json);
+        Map<String, Double> values = new java.util.LinkedHashMap<>();
+        Map<String, String> units = new java.util.HashMap<>();
+        while (m.find()) {
+            values.put(m.group(1), Double.parseDouble(m.group(2)));
+            units.put(m.group(1), m.group(3));
+        }
+        String p = "ioctl.get_features.";
+        assertEquals(List.of(p + "api", p + "bare_ffm", p + "bare_ffm_errno", p + "api_over_bare",
+                p + "api_over_bare_errno"), List.copyOf(values.keySet()), "keys, in order (no C library: C is null): " + json);
+        assertTrue(json.contains("\"kernel\": \"" + System.getProperty("os.version") + "\""), json);
+        for (String k : List.of("api", "bare_ffm", "bare_ffm_errno")) {
+            assertEquals("ns/call", units.get(p + k));
+            assertTrue(values.get(p + k) > 0, k + " " + values.get(p + k));
+        }
+        // The ratios are of the figures above, rounded as printed.
+        assertEquals(values.get(p + "api") / values.get(p + "bare_ffm"), values.get(p + "api_over_bare"), 0.01);
+        assertEquals(values.get(p + "api") / values.get(p + "bare_ffm_errno"), values.get(p + "api_over_bare_errno"),
+                0.01);
+    }
 }

@@ -54,8 +54,6 @@ public final class ManagedDevice {
     private boolean hasLastMiss;             // the loop's: the previous miss's mapping, for prefetch
     private long lastMissFirst, lastMissLast;
     private static final long PAGE = 4096;
-    /** {@code received} of a {@link #map} call that answers no miss (prefault, retry). */
-    private static final long NOT_A_MISS = Long.MIN_VALUE;
     /** A miss for an address among this many newest mappings counts as a duplicate (bounded work per miss). */
     static final int DUPLICATE_WINDOW = 16;
     private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
@@ -144,7 +142,7 @@ public final class ManagedDevice {
                     fault(true, iova, Access.RO, IotlbFault.Reason.KERNEL_ERROR, "MISS with permission " + perm);
                     continue;
                 }
-                map(iova, Access.of(perm), w, received);
+                map(iova, Access.of(perm), w, true, received);
             }
         } catch (IllegalStateException closed) { // the device was closed before the drain
             manager.unregister(this);
@@ -168,16 +166,15 @@ public final class ManagedDevice {
     }
 
     /**
-     * Resolves {@code iova}, grows the answer as the policy says, and writes the UPDATE; for a miss (read at
-     * {@code received}, a {@link System#nanoTime()}; {@link #NOT_A_MISS} otherwise), counts the miss together with
+     * Resolves {@code iova}, grows the answer as the policy says, and writes the UPDATE; for a {@code miss} (read at
+     * {@code received}, a {@link System#nanoTime()}), counts the miss together with
      * its outcome (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it,
      * and records its service time up to the UPDATE written (as the C loop of the benchmarks measures it).
      * Translation and write happen under the mapping lock (see {@link #invalidate}).
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
-    private long map(long iova, Access access, Work w, long received) {
-        boolean miss = received != NOT_A_MISS;
+    private long map(long iova, Access access, Work w, boolean miss, long received) {
         Translation t = w.translation;
         MissResolver.Resolution r = w.resolution;
         IotlbFault.Reason failed;
@@ -193,8 +190,11 @@ public final class ManagedDevice {
                 }
                 long rc = writeUpdate(r, w);
                 if (rc >= 0) {
-                    long served = miss ? System.nanoTime() - received : -1;
-                    recordUpdate(r, miss ? iova : -1, access, false, served);
+                    if (miss) {
+                        recordAnswer(r, iova, access, System.nanoTime() - received);
+                    } else {
+                        recordMapping(r, false);
+                    }
                     return r.fromMissed;
                 }
                 failed = IotlbFault.Reason.KERNEL_ERROR;
@@ -260,7 +260,7 @@ public final class ManagedDevice {
             if (writeUpdate(ahead, w) < 0) {
                 return; // nobody asked for it: a miss will tell if it matters
             }
-            recordUpdate(ahead, -1, access, true, -1);
+            recordMapping(ahead, true);
             // The walk goes on from the far end of what was mapped ahead: the device's next miss continues it.
             if (direction > 0) {
                 lastMissLast = ahead.last();
@@ -276,26 +276,24 @@ public final class ManagedDevice {
         return channel.write(w.held, w.local, w.buf);
     }
 
-    /**
-     * Counts an UPDATE written (for the miss of {@code missed}, or -1) and adds it to the view; records the miss's
-     * service time unless {@code servedNanos} is -1.
-     */
-    private synchronized void recordUpdate(MissResolver.Resolution r, long missed, Access access, boolean ahead,
-                                           long servedNanos) {
-        if (servedNanos >= 0) {
-            latency.record(servedNanos);
+    /** Counts the miss of {@code iova} with the UPDATE written for it {@code servedNanos} after its read. */
+    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, Access access, long servedNanos) {
+        latency.record(servedNanos);
+        misses++;
+        if (view.coversRecent(iova, access, DUPLICATE_WINDOW)) {
+            duplicates++;
         }
-        if (missed != -1) {
-            misses++;
-            if (view.coversRecent(missed, access, DUPLICATE_WINDOW)) {
-                duplicates++;
-            }
-        }
+        updates++;
+        view.addAnswer(r.first, r.last(), r.perm, iova);
+    }
+
+    /** Counts an UPDATE that answers no miss: a prefault, a retry, or (when {@code ahead}) a prefetched entry. */
+    private synchronized void recordMapping(MissResolver.Resolution r, boolean ahead) {
         updates++;
         if (ahead) {
             prefetches++;
         }
-        view.add(r.first, r.last(), r.perm, missed);
+        view.add(r.first, r.last(), r.perm);
     }
 
     private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
@@ -359,7 +357,7 @@ public final class ManagedDevice {
             for (int i = 0; i < count; i++) {
                 long iova = pending[2 * i];
                 Access access = Access.of((int) pending[2 * i + 1]);
-                if (map(iova, access, w, NOT_A_MISS) != 0) {
+                if (map(iova, access, w, false, 0) != 0) {
                     answered++;
                 } else {
                     synchronized (this) {
@@ -392,7 +390,7 @@ public final class ManagedDevice {
         w.held = channel.begin();
         try {
             while (true) {
-                long mapped = map(cur, access, w, NOT_A_MISS);
+                long mapped = map(cur, access, w, false, 0);
                 if (mapped == 0) {
                     return false;
                 }

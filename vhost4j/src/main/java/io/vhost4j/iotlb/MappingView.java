@@ -16,8 +16,8 @@ final class MappingView {
     private int head; // index of the oldest entry
     private int size;
     static final int DROPPED = 512;
-    private static final long NO_MISS = -1;
-    private final long[] missed;
+    private final long[] missed;      // the IOVA of the miss an entry answers, where answers[] says it does
+    private final boolean[] answers;
     private final long[] droppedMisses = new long[DROPPED];
     private int droppedNext, droppedCount; // a ring: the newest at droppedNext - 1
 
@@ -26,6 +26,7 @@ final class MappingView {
         last = new long[capacity];
         perm = new byte[capacity];
         missed = new long[capacity];
+        answers = new boolean[capacity];
     }
 
     private int slot(int i) {
@@ -33,8 +34,17 @@ final class MappingView {
         return s >= first.length ? s - first.length : s;
     }
 
-    /** Adds a mapping; {@code missedIova} is the miss it answers, or -1. */
-    void add(long iova, long lastIova, Access access, long missedIova) {
+    /** Adds a mapping that answers no miss (prefault, retry, prefetch). */
+    void add(long iova, long lastIova, Access access) {
+        put(iova, lastIova, access, false, 0);
+    }
+
+    /** Adds a mapping that answers the miss of {@code missedIova} (any IOVA, the last one of 2^64 too). */
+    void addAnswer(long iova, long lastIova, Access access, long missedIova) {
+        put(iova, lastIova, access, true, missedIova);
+    }
+
+    private void put(long iova, long lastIova, Access access, boolean answer, long missedIova) {
         if (size == first.length) { // evict the oldest
             head = slot(1);
             size--;
@@ -44,6 +54,7 @@ final class MappingView {
         last[s] = lastIova;
         perm[s] = (byte) access.code();
         missed[s] = missedIova;
+        answers[s] = answer;
         size++;
     }
 
@@ -53,7 +64,7 @@ final class MappingView {
         for (int i = 0; i < size; i++) {
             int from = slot(i);
             if (Long.compareUnsigned(first[from], lastIova) <= 0 && Long.compareUnsigned(iova, last[from]) <= 0) {
-                if (missed[from] != NO_MISS) {
+                if (answers[from]) {
                     droppedMisses[droppedNext] = missed[from];
                     droppedNext = (droppedNext + 1) % DROPPED;
                     droppedCount = Math.min(droppedCount + 1, DROPPED);
@@ -65,6 +76,7 @@ final class MappingView {
             last[to] = last[from];
             perm[to] = perm[from];
             missed[to] = missed[from];
+            answers[to] = answers[from];
         }
         int removed = size - kept;
         size = kept;

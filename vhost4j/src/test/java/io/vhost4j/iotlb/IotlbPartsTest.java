@@ -48,12 +48,12 @@ class IotlbPartsTest {
     @Test
     void mappingViewInvalidatesEveryOverlapAndEvictsTheOldest() {
         MappingView v = new MappingView(3);
-        v.add(0x1000, 0x1fff, Access.RO, -1);
-        v.add(0x2000, 0x2fff, Access.RW, 0x2010);
-        v.add(0x1800, 0x27ff, Access.RW, -1); // overlaps both: kept, as in the kernel
+        v.add(0x1000, 0x1fff, Access.RO);
+        v.addAnswer(0x2000, 0x2fff, Access.RW, 0x2010);
+        v.add(0x1800, 0x27ff, Access.RW); // overlaps both: kept, as in the kernel
         assertTrue(v.covers(0x1000, Access.RO));
         assertFalse(v.covers(0x1000, Access.WO));
-        v.add(0x9000, 0x9fff, Access.RW, -1); // evicts 0x1000 (oldest)
+        v.add(0x9000, 0x9fff, Access.RW); // evicts 0x1000 (oldest)
         assertEquals(3, v.size());
         assertFalse(v.covers(0x1000, Access.RO));
         assertFalse(v.answeredAndDropped(0x2010));
@@ -62,6 +62,17 @@ class IotlbPartsTest {
         assertFalse(v.answeredAndDropped(0x2000)); // exactly that address only
         assertTrue(v.covers(0x9000, Access.RW));
         assertEquals(1, v.size());
+    }
+
+    @Test
+    void aMissAtTheLastIovaIsRememberedLikeAnyOther() {
+        MappingView v = new MappingView(4);
+        v.add(0xffff_ffff_ffff_e000L, 0xffff_ffff_ffff_efffL, Access.RW);
+        v.addAnswer(0xffff_ffff_ffff_f000L, -1L, Access.RW, -1L); // the miss of the address space's last byte
+        assertTrue(v.covers(-1L, Access.RW));
+        assertEquals(2, v.invalidate(0xffff_ffff_ffff_e000L, -1L));
+        assertTrue(v.answeredAndDropped(-1L), "a mapping that answered no miss must not look like one that did");
+        assertFalse(v.answeredAndDropped(0xffff_ffff_ffff_e000L));
     }
 
     @Test
