@@ -102,9 +102,11 @@ public final class IotlbManager implements AutoCloseable {
     /** As {@link #register(VhostDevice, MemoryTable, Translator)}, answering misses as {@code policy} says. */
     public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator,
                                   MappingPolicy policy) throws VhostException {
-        java.util.Objects.requireNonNull(policy, "policy");
-        java.util.Objects.requireNonNull(translator, "translator");
         checkOpen();
+        java.util.Objects.requireNonNull(device, "device");
+        java.util.Objects.requireNonNull(guestMemory, "guestMemory");
+        java.util.Objects.requireNonNull(translator, "translator");
+        java.util.Objects.requireNonNull(policy, "policy");
         if (device instanceof io.vhost4j.VhostVdpa) {
             throw new IllegalArgumentException(device.path() + " is a vDPA device: it never misses (the VMM maps"
                     + " everything up front with VhostVdpa.updateIotlb), so it has nothing for an IOTLB manager");
@@ -225,8 +227,12 @@ public final class IotlbManager implements AutoCloseable {
      * they have queued.
      *
      * @return the number of misses read
+     * @throws IllegalArgumentException if {@code timeoutMillis} is below -1
      */
     public int processReady(int timeoutMillis) {
+        if (timeoutMillis < -1) {
+            throw new IllegalArgumentException("timeoutMillis " + timeoutMillis + ": 0, a positive number, or -1");
+        }
         synchronized (loopLock) {
             if (closing) {
                 return 0;

@@ -1,0 +1,45 @@
+package io.vhost4j.iotlb;
+
+import io.vhost4j.MemoryTable;
+import io.vhost4j.VhostException;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What the manager does without any device (epoll and an eventfd are all it needs): checks and life cycle. */
+class IotlbManagerHostTest {
+    private static final Translator NONE = (iova, access, out) -> false;
+
+    @Test
+    void argumentsAreCheckedBeforeAnythingHappens() throws VhostException {
+        try (IotlbManager m = IotlbManager.create(null)) {
+            assertThrows(IllegalArgumentException.class, () -> m.processReady(-2));
+            assertEquals(0, m.processReady(0), "no device: nothing to serve");
+            assertEquals(0, m.processReady(1), "a timeout that expires");
+            NullPointerException e = assertThrows(NullPointerException.class,
+                    () -> m.register(null, MemoryTable.empty(), NONE));
+            assertTrue(e.getMessage().contains("device"), e.getMessage());
+            assertTrue(m.devices().isEmpty());
+        }
+    }
+
+    @Test
+    void closeStopsTheLoopAtOnceAndRefusesWhatComesAfter() throws Exception {
+        IotlbManager m = IotlbManager.create(null);
+        m.start();
+        assertTrue(m.isLoopAlive());
+        assertThrows(IllegalStateException.class, m::start);
+        long t0 = System.nanoTime();
+        m.close(); // the loop waits up to 1 s in epoll_wait: close must wake it, not wait for the timeout
+        assertTrue(System.nanoTime() - t0 < 900_000_000L, "close waited for the loop's timeout");
+        assertFalse(m.isLoopAlive());
+        assertEquals(null, m.loopFailure());
+        assertEquals(0, m.processReady(0), "a closed manager serves nothing");
+        assertThrows(IllegalStateException.class, m::start);
+        assertThrows(IllegalStateException.class, () -> m.register(null, MemoryTable.empty(), NONE));
+        m.close(); // again: nothing
+    }
+}
