@@ -80,7 +80,9 @@ class IotlbKernelTest {
         // No manager thread: this thread polls the manager's epoll fd and calls processReady, as a VMM would.
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.md = r.loop.startWithIotlb(r.manager, r.translator);
-            MemorySegment got = r.loop.memory().slice(NetLoopback.GUEST_BASE, 2048); // a scratch receive buffer
+            // A receive buffer of the test's own: GUEST_BASE is the driver's first ring, and frames written there
+            // turned its descriptors into garbage addresses (a fault, once the tap sent the device a packet).
+            MemorySegment got = MemorySegment.ofArray(new byte[2048]);
             int received = 0;
             for (int s = 0; s < 64; s++) {
                 assertTrue(r.loop.driver().transmit(r.loop.frame(s), WAIT));
@@ -95,8 +97,12 @@ class IotlbKernelTest {
                 }
             }
             assertEquals(64, received, "frames through misses served from this thread: " + r.md.stats());
-            assertTrue(r.md.stats().misses() > 0 && r.md.stats().faults() == 0, r.md.stats().toString());
-            assertEquals(0, r.manager.processReady(0), "nothing left to serve");
+            // Whatever is still queued is answered too: a duplicate MISS, or an RX buffer that the tap's own IPv6
+            // chatter made the device touch ("nothing left" is not the kernel's promise).
+            while (Sys.pollIn(r.manager.fd(), 0) > 0) {
+                r.manager.processReady(0);
+            }
+            assertTrue(r.md.stats().misses() > 0 && r.md.stats().faults() == 0, r.md.stats() + " " + r.faults);
         }
     }
 
@@ -258,7 +264,7 @@ class IotlbKernelTest {
             r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RW));
             r.loop.driver().transmit(r.loop.frame(2, NetLoopback.sizeOf(2)), WAIT);
             for (int s = 0; s < 2; s++) {
-                int n = r.loop.peer().receive(r.loop.memory().slice(NetLoopback.GUEST_BASE, 2048), WAIT);
+                int n = r.loop.peer().receive(MemorySegment.ofArray(new byte[2048]), WAIT);
                 assertEquals(100, n, "stalled frame " + s);
             }
             r.loop.expectOnTap(2, WAIT);
