@@ -360,6 +360,27 @@ class IotlbKernelTest {
     }
 
     @Test
+    void theLastPageOfTheIovaSpaceIsMappedAndInvalidatedLikeAnyOther() throws Exception {
+        long lastPage = -PAGE; // 0xffff_ffff_ffff_f000: its last byte is 2^64 - 1
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.configureAndRegister();
+            r.md.unregister();
+            ManagedDevice md = r.manager.register(r.loop.net(), r.loop.memory().memoryTable(),
+                    (iova, access, out) -> Long.compareUnsigned(iova, lastPage) >= 0
+                            && out.set(lastPage, PAGE, NetLoopback.GUEST_BASE, Access.RW));
+            // The kernel takes the UPDATE of [2^64 - 4096, 2^64) (a short or failed write would be a fault).
+            assertTrue(md.prefault(-1L, 1, Access.RO), r.faults.toString());
+            assertTrue(md.isMapped(lastPage, Access.RW) && md.isMapped(-1L, Access.WO));
+            md.invalidate(lastPage, PAGE);
+            assertFalse(md.isMapped(-1L, Access.RO));
+            DeviceStats s = md.stats();
+            assertEquals(1, s.updates(), s.toString());
+            assertEquals(1, s.invalidations(), s.toString());
+            assertEquals(0, s.faults(), r.faults.toString());
+        }
+    }
+
+    @Test
     void translationsOutsideGuestMemoryAreRefused() throws Exception {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.configureAndRegister();
