@@ -195,7 +195,8 @@ class ProductKernelTest {
         }
         String p = "ioctl.get_features.";
         assertEquals(List.of(p + "api", p + "bare_ffm", p + "bare_ffm_errno", p + "api_over_bare",
-                p + "api_over_bare_errno"), List.copyOf(values.keySet()), "keys, in order (no C library: C is null): " + json);
+                p + "api_over_bare_errno"), List.copyOf(values.keySet()),
+                "keys, in order (no C library: C is null): " + json);
         assertTrue(json.contains("\"kernel\": \"" + System.getProperty("os.version") + "\""), json);
         for (String k : List.of("api", "bare_ffm", "bare_ffm_errno")) {
             assertEquals("ns/call", units.get(p + k));

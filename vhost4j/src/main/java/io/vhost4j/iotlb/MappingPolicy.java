@@ -20,8 +20,9 @@ package io.vhost4j.iotlb;
  * evicts the oldest: prefetch writes one UPDATE per entry, each can evict one, and the miss that prefetches is
  * answered only after them (so that the device finds them mapped), while coalescing saves entries. Size prefetch
  * to what the guest maps ahead of one notification, e.g. one batch of buffers: in the benchmark's guest-like model
- * (batches of 32), 32 entries took two misses per batch where 8 took five. An invalidation of one page costs the device the whole coalesced entry, so the
- * bound ({@link #coalesceBytes()}) trades misses against re-misses after invalidations.
+ * (batches of 32), 32 entries took two misses per batch where 8 took five. An invalidation of one page costs the
+ * device the whole coalesced entry, so the bound ({@link #coalesceBytes()}) trades misses against re-misses after
+ * invalidations.
  *
  * @param coalesceBytes   at most this many bytes per UPDATE when neighbours are joined (0: no coalescing; an
  *                        entry larger than this from the translator is still mapped whole)
