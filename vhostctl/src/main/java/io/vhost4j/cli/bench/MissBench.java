@@ -315,10 +315,12 @@ public final class MissBench {
                 + " invalidate/32 frames; " + median + ")", jm.median(), c == null ? null : cm.median(), "misses/s",
                 null));
         figures.add(new Figure("iotlb.one_device.service_us", "IOTLB miss mean service time, read MISS -> UPDATE"
-                + " written (" + median + ")", js.median(), c == null ? null : cs.median(), "µs", null));
+                + " written (" + median + ")", js.median(), c == null ? null : cs.median(), "µs",
+                rounds(js, c == null ? null : cs)));
         figures.add(new Figure("iotlb.one_device.tx64_frames_per_s", "TX 64 B frames under that miss load, 1 device ("
                 + median + ")", jf.median(), c == null ? null : cf.median(), "frames/s",
-                String.format("Java: %.0f%% of misses were duplicates", 100 * dup.median())));
+                String.format("Java: %.0f%% of misses were duplicates; ", 100 * dup.median())
+                        + rounds(jf, c == null ? null : cf)));
         figures.add(new Figure("iotlb.one_device.cpu_us_per_miss", "CPU time of the serving thread per miss read"
                 + " (user + system, " + median + ")", jc.median(), c == null ? null : cc.median(), "µs", null));
         figures.add(new Figure("iotlb.one_device.epoll_c.cpu_us_per_miss", "CPU time per miss, against the C loop"
@@ -326,11 +328,16 @@ public final class MissBench {
                 null));
         figures.add(new Figure("iotlb.one_device.epoll_c.service_us", "IOTLB miss mean service time, against the C"
                 + " loop sleeping in epoll_wait (" + median + ")", js.median(), c == null ? null : es.median(), "µs",
-                "Java: the same rounds as above"));
+                "Java: the same rounds as above; " + rounds(js, c == null ? null : es)));
         figures.add(new Figure("iotlb.one_device.epoll_c.tx64_frames_per_s", "TX 64 B frames under that miss load,"
                 + " against the C loop sleeping in epoll_wait (" + median + ")", jf.median(),
-                c == null ? null : ef.median(), "frames/s", null));
+                c == null ? null : ef.median(), "frames/s", rounds(jf, c == null ? null : ef)));
         return figures;
+    }
+
+    /** How far apart the rounds behind two medians were, for a figure's note. */
+    private static String rounds(Samples java, Samples c) {
+        return "rounds: Java " + java.range() + (c == null ? "" : ", C " + c.range());
     }
 
     /** {@code devices} loopbacks of 64-entry queues on one manager thread. */

@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Profile implements AutoCloseable {
     /** The methods that serve a miss, as {@code SimpleClassName.method}. */
     static final List<String> MISS_PATH = List.of("IotlbManager.processReady", "ManagedDevice.drain",
-            "ManagedDevice.map", "MissResolver.resolve", "ManagedDevice.writeUpdate", "ManagedDevice.recordUpdate",
+            "ManagedDevice.map", "MissResolver.resolve", "ManagedDevice.writeUpdate", "ManagedDevice.recordAnswer",
             "IotlbChannel.read", "IotlbChannel.write", "Sys.read", "Sys.write",
             "IotlbWire.put", "LatencyHistogram.record");
     /** What the guest-like vIOMMU workload adds: its translator and DMA mapper, coalescing and prefetch. */

@@ -2,7 +2,7 @@ package io.vhost4j.cli.bench;
 
 import java.util.Arrays;
 
-/** Repeated measurements of one quantity, summarised by their median. */
+/** Repeated measurements of one quantity, summarised by their median and their range. */
 public final class Samples {
     private final double[] values;
     private int count;
@@ -25,5 +25,31 @@ public final class Samples {
         double[] s = Arrays.copyOf(values, count);
         Arrays.sort(s);
         return s[count / 2];
+    }
+
+    /** The smallest and the largest of the values recorded: how far apart the rounds behind a median were. */
+    public record Range(double min, double max) {
+        @Override
+        public String toString() {
+            return format(min) + "–" + format(max);
+        }
+
+        private static String format(double v) {
+            return Math.abs(v) >= 100 ? String.format(java.util.Locale.ROOT, "%.0f", v)
+                    : String.format(java.util.Locale.ROOT, "%.3g", v);
+        }
+    }
+
+    /** The range of the values recorded; NaN to NaN if none. */
+    public Range range() {
+        if (count == 0) {
+            return new Range(Double.NaN, Double.NaN);
+        }
+        double min = values[0], max = values[0];
+        for (int i = 1; i < count; i++) {
+            min = Math.min(min, values[i]);
+            max = Math.max(max, values[i]);
+        }
+        return new Range(min, max);
     }
 }
