@@ -1,5 +1,6 @@
 package io.vhost4j;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
 import io.vhost4j.internal.sys.Sys;
@@ -50,24 +51,23 @@ public final class EventFd implements AutoCloseable {
     }
 
     /**
-     * Waits until the counter is non-zero or {@code timeout} passes, then {@linkplain #drain() drains} it.
+     * Waits until the counter is non-zero or {@code timeout} passes (zero or negative: does not wait), then
+     * {@linkplain #drain() drains} it.
      *
      * @return the counter read, or 0 on timeout
      */
     public long await(Duration timeout) throws VhostException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         while (true) {
             long n = drain();
             if (n != 0) {
                 return n;
             }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
+            if (deadline.passed()) {
                 return 0;
             }
             // Slices of at most 100 ms: a close() from another thread ends the wait soon after.
-            int millis = (int) Math.max(1, Math.min(100, (left + 999_999) / 1_000_000));
-            Errors.check(fd.pollIn(millis), "poll", "eventfd");
+            Errors.check(fd.pollIn(Math.max(1, deadline.millisLeft(100))), "poll", "eventfd");
         }
     }
 

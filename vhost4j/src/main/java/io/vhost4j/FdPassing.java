@@ -1,5 +1,6 @@
 package io.vhost4j;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.internal.gen.cmsghdr;
 import io.vhost4j.internal.gen.iovec;
 import io.vhost4j.internal.gen.msghdr;
@@ -39,12 +40,14 @@ public final class FdPassing {
     private static final long CMSG_HEADER = cmsghdr.__cmsg_data$offset();
 
     /**
-     * Connects to the process listening on {@code socket} (waiting up to {@code timeout} for it to listen) and sends
+     * Connects to the process listening on {@code socket} (waiting up to {@code timeout} for it to listen; zero or
+     * negative: one attempt) and sends
      * {@code descriptors}, name to object: a {@link VhostDevice}, {@link Tap}, {@link PacketBackend} or
      * {@link EventFd} of this process (they stay open here; close them after sending), or an {@code Integer}
      * descriptor number the caller owns.
      */
     public static void send(Path socket, Map<String, ?> descriptors, Duration timeout) throws VhostException {
+        Deadline deadline = Deadline.after(timeout);
         if (descriptors.isEmpty() || descriptors.size() > MAX_FDS) {
             throw new IllegalArgumentException(descriptors.size() + " descriptors: 1.." + MAX_FDS);
         }
@@ -69,7 +72,7 @@ public final class FdPassing {
             if (payload.length > PAYLOAD) {
                 throw new IllegalArgumentException("names too long: " + payload.length + " bytes");
             }
-            try (Fd s = connect(socket, timeout); Arena arena = Arena.ofConfined()) {
+            try (Fd s = connect(socket, deadline); Arena arena = Arena.ofConfined()) {
                 MemorySegment data = arena.allocateFrom(new String(payload, StandardCharsets.US_ASCII));
                 MemorySegment control = arena.allocate(controlSpace(numbers.length), 8);
                 cmsghdr.cmsg_len(control, CMSG_HEADER + 4L * numbers.length);
@@ -145,8 +148,7 @@ public final class FdPassing {
                 socket.toString()), socket.toString());
     }
 
-    private static Fd connect(Path socket, Duration timeout) throws VhostException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+    private static Fd connect(Path socket, Deadline deadline) throws VhostException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sa = address(arena, socket);
             while (true) {
@@ -157,7 +159,7 @@ public final class FdPassing {
                 }
                 s.close();
                 boolean notYet = rc == -ENOENT() || rc == -ECONNREFUSED();
-                if (!notYet || System.nanoTime() > deadline) {
+                if (!notYet || deadline.passed()) {
                     throw Errors.failure(-rc, "connect", socket.toString());
                 }
                 try {
@@ -171,18 +173,22 @@ public final class FdPassing {
     }
 
     /**
-     * Creates the unix socket {@code socket} (which must not exist), waits up to {@code timeout} for one sender,
-     * receives its descriptors and removes the socket file again.
+     * Creates the unix socket {@code socket} (which must not exist), waits up to {@code timeout} for one sender (zero
+     * or negative: only for one already connecting), receives its descriptors and removes the socket file again.
      *
      * @throws VhostException ETIMEDOUT if nobody sent in time
      */
     public static Received receive(Path socket, Duration timeout) throws VhostException {
+        Deadline deadline = Deadline.after(timeout);
         try (Fd listener = unixSocket(socket); Arena arena = Arena.ofConfined()) {
             Errors.check(Sys.bind(listener.number(), address(arena, socket)), "bind", socket.toString());
             try {
                 Errors.check(Sys.listen(listener.number(), 1), "listen", socket.toString());
-                int ready = Sys.pollIn(listener.number(), (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
-                Errors.check(ready, "poll", socket.toString());
+                int ready;
+                do { // pollIn reports a signal as 0: wait again for what is left
+                    ready = Errors.check(Sys.pollIn(listener.number(), deadline.millisLeft(Integer.MAX_VALUE)), "poll",
+                            socket.toString());
+                } while (ready == 0 && !deadline.passed());
                 if (ready == 0) {
                     throw Errors.failure(ETIMEDOUT(), "accept", socket.toString());
                 }

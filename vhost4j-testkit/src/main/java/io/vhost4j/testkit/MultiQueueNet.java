@@ -1,5 +1,6 @@
 package io.vhost4j.testkit;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.Tap;
 import io.vhost4j.TapOptions;
 import io.vhost4j.VhostException;
@@ -179,7 +180,7 @@ public final class MultiQueueNet implements AutoCloseable {
         for (int s = from; s < from + count; s++) {
             udpPeer.send(Frames.fill(frame.asSlice(0, Frames.sizeOf(s)), s, true));
         }
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         int left = count;
         while (left > 0) {
             boolean any = false;
@@ -201,7 +202,7 @@ public final class MultiQueueNet implements AutoCloseable {
                 left--;
             }
             if (!any) {
-                if (System.nanoTime() > deadline) {
+                if (deadline.passed()) {
                     throw new NetLoopback.FrameCheckException(left + " of " + count + " frames never reached an RX"
                             + " queue");
                 }

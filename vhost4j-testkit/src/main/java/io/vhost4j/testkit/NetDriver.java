@@ -1,5 +1,6 @@
 package io.vhost4j.testkit;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.BackendFeature;
 import io.vhost4j.DeviceKind;
 import io.vhost4j.DeviceStatus;
@@ -447,14 +448,14 @@ public final class NetDriver implements AutoCloseable {
     }
 
     private SplitQueue.Used waitUsed(SplitQueue q, Duration timeout) throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         while (true) {
             SplitQueue.Used u = q.pollUsed();
             if (u != null) {
                 return u;
             }
             checkErrors();
-            long left = deadline - System.nanoTime();
+            long left = deadline.nanosLeft();
             if (left <= 0) {
                 return null;
             }
@@ -509,10 +510,10 @@ public final class NetDriver implements AutoCloseable {
             throw new IllegalArgumentException("a " + len + "-byte frame needs " + pieces + " descriptors; the queue has "
                     + config.queueSize());
         }
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         reclaimTx();
         while (freeTxCount < pieces || tx.numFree() < pieces) {
-            SplitQueue.Used u = waitUsed(tx, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            SplitQueue.Used u = waitUsed(tx, Duration.ofNanos(deadline.nanosLeft()));
             if (u == null) {
                 return false;
             }
@@ -616,13 +617,13 @@ public final class NetDriver implements AutoCloseable {
 
     /** Waits until every queued TX frame was used by the device, up to {@code timeout}; false on timeout. */
     public boolean flushTx(Duration timeout) throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         while (true) {
             reclaimTx();
             if (tx.inFlight() == 0) {
                 return true;
             }
-            long left = deadline - System.nanoTime();
+            long left = deadline.nanosLeft();
             if (left <= 0) {
                 return false;
             }

@@ -1,5 +1,6 @@
 package io.vhost4j.testkit;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.Tap;
 import io.vhost4j.VhostException;
 import io.vhost4j.internal.gen.sockaddr_ll;
@@ -153,7 +154,7 @@ public final class PacketSocket implements AutoCloseable {
      */
     public int receive(MemorySegment buf, Duration timeout) throws VhostException {
         MemorySegment dst = buf.isNative() ? buf : receiveBounce.asSlice(0, Math.min(buf.byteSize(), MAX_FRAME));
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         while (true) {
             long n = fd.read(dst, dst.byteSize());
             if (n >= 0) {
@@ -165,11 +166,10 @@ public final class PacketSocket implements AutoCloseable {
             if (n != -EAGAIN()) {
                 Errors.check(n, "recv", fd.name());
             }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
+            if (deadline.passed()) {
                 return -1;
             }
-            Errors.check(fd.pollIn((int) Math.max(1, Math.min(100, left / 1_000_000))), "poll", fd.name());
+            Errors.check(fd.pollIn(Math.max(1, deadline.millisLeft(100))), "poll", fd.name());
         }
     }
 

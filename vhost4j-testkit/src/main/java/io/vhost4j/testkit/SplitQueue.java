@@ -1,5 +1,6 @@
 package io.vhost4j.testkit;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.AddressKind;
 import io.vhost4j.EventFd;
 import io.vhost4j.VhostException;
@@ -422,13 +423,13 @@ public final class SplitQueue implements AutoCloseable {
 
     /** {@link #pollUsed()}, waiting on the call eventfd up to {@code timeout}; {@code null} on timeout. */
     public Used awaitUsed(Duration timeout) throws VhostException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         while (true) {
             Used u = pollUsed();
             if (u != null) {
                 return u;
             }
-            long left = deadline - System.nanoTime();
+            long left = deadline.nanosLeft();
             if (left <= 0) {
                 return null;
             }

@@ -1,5 +1,6 @@
 package io.vhost4j.testkit;
 
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.DeviceKind;
 import io.vhost4j.EventFd;
 import io.vhost4j.Features;
@@ -207,9 +208,9 @@ public final class VsockDriver implements AutoCloseable {
      */
     public Connection accept(int port, boolean seqpacketType, Duration timeout) throws IOException {
         int type = seqpacketType ? VIRTIO_VSOCK_TYPE_SEQPACKET() : VIRTIO_VSOCK_TYPE_STREAM();
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         while (true) {
-            Packet p = receive(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            Packet p = receive(Duration.ofNanos(deadline.nanosLeft()));
             if (p == null) {
                 throw new IOException("no connection to port " + port + " within " + timeout);
             }
@@ -234,9 +235,9 @@ public final class VsockDriver implements AutoCloseable {
      * with RST. Returns how many were refused.
      */
     public int refuseAll(Duration timeout) throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = Deadline.after(timeout);
         int refused = 0;
-        for (Packet p; (p = receive(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) != null; ) {
+        for (Packet p; (p = receive(Duration.ofNanos(deadline.nanosLeft()))) != null; ) {
             if (p.op() == VIRTIO_VSOCK_OP_REQUEST()) {
                 refused++;
             }
@@ -320,7 +321,7 @@ public final class VsockDriver implements AutoCloseable {
          * @return the bytes read, or -1 at the end of the stream (the host shut down sending, or reset)
          */
         public int read(byte[] dst, int off, int len, Duration timeout) throws IOException {
-            long deadline = System.nanoTime() + timeout.toNanos();
+            Deadline deadline = Deadline.after(timeout);
             while (pendingOff == pending.length) {
                 if (inbound.size() > 0) {
                     pending = inbound.toByteArray();
@@ -331,8 +332,8 @@ public final class VsockDriver implements AutoCloseable {
                 if (peerSendShutdown || reset) {
                     return -1;
                 }
-                if (!pump(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))
-                        && System.nanoTime() > deadline) {
+                if (!pump(Duration.ofNanos(deadline.nanosLeft()))
+                        && deadline.passed()) {
                     throw new IOException("no data from the host within " + timeout);
                 }
             }
@@ -345,13 +346,13 @@ public final class VsockDriver implements AutoCloseable {
 
         /** SOCK_SEQPACKET: the next whole message, or {@code null} at the end. */
         public byte[] readMessage(Duration timeout) throws IOException {
-            long deadline = System.nanoTime() + timeout.toNanos();
+            Deadline deadline = Deadline.after(timeout);
             while (messages.isEmpty()) {
                 if (peerSendShutdown || reset) {
                     return null;
                 }
-                if (!pump(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))
-                        && System.nanoTime() > deadline) {
+                if (!pump(Duration.ofNanos(deadline.nanosLeft()))
+                        && deadline.passed()) {
                     throw new IOException("no message from the host within " + timeout);
                 }
             }
@@ -362,7 +363,7 @@ public final class VsockDriver implements AutoCloseable {
 
         /** Writes {@code data} (one message with SOCK_SEQPACKET), within the host's credit, pumping meanwhile. */
         public void write(byte[] data, Duration timeout) throws IOException {
-            long deadline = System.nanoTime() + timeout.toNanos();
+            Deadline deadline = Deadline.after(timeout);
             int off = 0;
             do {
                 long credit = peerBufAlloc - (txCnt - (peerFwdCnt & 0xffff_ffffL));
@@ -370,7 +371,7 @@ public final class VsockDriver implements AutoCloseable {
                     if (reset) {
                         throw new IOException("connection reset by the host");
                     }
-                    if (System.nanoTime() > deadline) {
+                    if (deadline.passed()) {
                         throw new IOException("the host gave no credit within " + timeout);
                     }
                     if (!pump(Duration.ofMillis(20))) {
@@ -401,8 +402,8 @@ public final class VsockDriver implements AutoCloseable {
 
         /** Serves packets until the host closed or reset the connection, up to {@code timeout}; true if it did. */
         public boolean awaitClosed(Duration timeout) throws IOException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (!reset && System.nanoTime() < deadline) {
+            Deadline deadline = Deadline.after(timeout);
+            while (!reset && !deadline.passed()) {
                 pump(Duration.ofMillis(50));
             }
             return reset;

@@ -1,5 +1,6 @@
 package io.vhost4j.vdpa;
 
+import io.vhost4j.internal.sys.Deadline;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,6 +64,7 @@ public final class VdpaBus {
      *         appear in time
      */
     public static String bindToVhostVdpa(String name, Duration timeout) throws IOException {
+        Deadline deadline = Deadline.after(timeout);
         Path dev = device(name);
         if (!Files.isDirectory(dev)) {
             throw new IOException("no vdpa device " + name + " (" + dev + ")");
@@ -82,15 +84,14 @@ public final class VdpaBus {
             }
             Files.writeString(drivers.resolve(VHOST_VDPA).resolve("bind"), name);
         }
-        long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             Optional<String> node = vhostVdpaNode(name);
             if (node.isPresent() && Files.exists(Path.of(node.get()))) {
                 return node.get();
             }
-            if (System.nanoTime() - deadline > 0) {
-                throw new IOException("vdpa device " + name + " has no vhost-vdpa node after " + timeout.toMillis()
-                        + " ms (driver: " + driverOf(name).orElse("none") + ")");
+            if (deadline.passed()) {
+                throw new IOException("vdpa device " + name + " has no vhost-vdpa node after " + timeout
+                        + " (driver: " + driverOf(name).orElse("none") + ")");
             }
             try {
                 Thread.sleep(10);
