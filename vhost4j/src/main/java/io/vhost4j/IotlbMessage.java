@@ -21,10 +21,22 @@ import static io.vhost4j.internal.gen.VhostH.*;
  */
 public record IotlbMessage(int asid, IotlbType type, long iova, long size, long uaddr, Access perm) {
 
-    /** Validates ranges of UPDATE and INVALIDATE and the permission of UPDATE and MISS. */
+    /** Bytes of one message on the wire, v1 or v2. */
+    public static final int BYTES = 72;
+
+    static {
+        if (BYTES != IotlbWire.SIZE) {
+            throw new ExceptionInInitializerError("vhost_msg_v2 is " + IotlbWire.SIZE + " bytes");
+        }
+    }
+
+    /** Validates the asid (0 or more), ranges of UPDATE and INVALIDATE and the permission of UPDATE and MISS. */
     public IotlbMessage {
         if (type == null) {
             throw new NullPointerException("type");
+        }
+        if (asid < 0) {
+            throw new IllegalArgumentException("asid " + asid + " is negative");
         }
         if (type == IotlbType.UPDATE || type == IotlbType.INVALIDATE) {
             checkRange(iova, size);
@@ -61,11 +73,15 @@ public record IotlbMessage(int asid, IotlbType type, long iova, long size, long 
     }
 
     /**
-     * Decodes a message read from a vhost fd ({@link IotlbWire#SIZE} bytes).
+     * Decodes a message read from a vhost fd: the first {@value #BYTES} bytes of {@code segment}, which may be any
+     * segment (heap or native, any alignment).
      *
-     * @throws IllegalArgumentException for an unknown message, IOTLB type or permission
+     * @throws IllegalArgumentException for a segment shorter than a message, an unknown message, IOTLB type or
+     *         permission
      */
-    public static IotlbMessage decode(MemorySegment m) {
+    public static IotlbMessage decode(MemorySegment segment) {
+        MemorySegment m = wire(segment);
+        MemorySegment.copy(segment, 0, m, 0, BYTES);
         int msgType = IotlbWire.msgType(m);
         if (msgType != VHOST_IOTLB_MSG() && msgType != VHOST_IOTLB_MSG_V2()) {
             throw new IllegalArgumentException("unknown vhost message type " + msgType);
@@ -76,12 +92,31 @@ public record IotlbMessage(int asid, IotlbType type, long iova, long size, long 
                 perm == 0 ? null : Access.of(perm));
     }
 
-    /** Encodes this message into {@code m} as v2 ({@code vhost_msg_v2}) or v1 ({@code vhost_msg}). */
-    public void encode(MemorySegment m, boolean v2) {
+    /**
+     * Encodes this message as v2 ({@code vhost_msg_v2}) or v1 ({@code vhost_msg}) into the first {@value #BYTES}
+     * bytes of {@code segment}, which may be any writable segment (heap or native, any alignment).
+     *
+     * @throws IllegalArgumentException for a segment shorter than a message or read-only, or a non-zero asid in v1
+     */
+    public void encode(MemorySegment segment, boolean v2) {
         if (!v2 && asid != 0) {
             throw new IllegalArgumentException("asid " + asid + " needs a v2 message");
         }
+        if (segment.isReadOnly()) {
+            throw new IllegalArgumentException("cannot encode into a read-only segment");
+        }
+        MemorySegment m = wire(segment);
         IotlbWire.put(m, v2, asid, type.code(), iova, size, uaddr, perm == null ? 0 : perm.code());
+        MemorySegment.copy(m, 0, segment, 0, BYTES);
+    }
+
+    /** An aligned message buffer, after checking that {@code segment} holds a whole message. */
+    private static MemorySegment wire(MemorySegment segment) {
+        if (segment.byteSize() < BYTES) {
+            throw new IllegalArgumentException("an IOTLB message is " + BYTES + " bytes, the segment "
+                    + segment.byteSize());
+        }
+        return MemorySegment.ofArray(new long[BYTES / Long.BYTES]);
     }
 
     @Override

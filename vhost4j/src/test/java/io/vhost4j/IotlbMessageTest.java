@@ -60,4 +60,35 @@ class IotlbMessageTest {
         assertThrows(IllegalArgumentException.class, () -> IotlbType.of(0));
         assertTrue(Access.RW.allows(Access.WO) && !Access.RO.allows(Access.WO) && !Access.WO.allows(Access.RW));
     }
+    @Test
+    void anySegmentOfAWholeMessageWorksHeapOrNativeAlignedOrNot() {
+        IotlbMessage u = IotlbMessage.update(0x10_0000_1000L, 0x2000, 0x7f00_0000_0000L, Access.WO).withAsid(2);
+        byte[] bytes = new byte[IotlbMessage.BYTES + 3];
+        MemorySegment unaligned = MemorySegment.ofArray(bytes).asSlice(3);
+        u.encode(unaligned, true);
+        assertEquals(u, IotlbMessage.decode(unaligned));
+        assertEquals(0x10, bytes[3 + 8 + 4], "iova's byte 4 at offset 8 of the message, little-endian");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment wire = a.allocate(IotlbWire.SIZE, 8);
+            IotlbWire.put(wire, true, 2, VHOST_IOTLB_UPDATE(), 0x10_0000_1000L, 0x2000, 0x7f00_0000_0000L, 2);
+            assertEquals(-1, wire.mismatch(unaligned), "the same bytes as the manager's own encoder");
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IotlbMessage.decode(MemorySegment.ofArray(new byte[71])));
+        assertEquals("an IOTLB message is 72 bytes, the segment 71", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> u.encode(MemorySegment.ofArray(new byte[71]), true));
+        byte[] untouched = new byte[IotlbMessage.BYTES];
+        e = assertThrows(IllegalArgumentException.class, () -> u.encode(MemorySegment.ofArray(untouched).asReadOnly(), true));
+        assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> IotlbMessage.decode(MemorySegment.ofArray(new byte[72])));
+        assertTrue(e.getMessage().contains("unknown vhost message type 0"), e.getMessage());
+    }
+
+    @Test
+    void anAsidIsNeverNegative() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IotlbMessage.invalidate(0, 0x1000).withAsid(-1));
+        assertEquals("asid -1 is negative", e.getMessage());
+        assertEquals(Integer.MAX_VALUE, IotlbMessage.invalidate(0, 0x1000).withAsid(Integer.MAX_VALUE).asid());
+    }
 }
