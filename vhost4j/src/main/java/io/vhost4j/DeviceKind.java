@@ -32,6 +32,19 @@ public enum DeviceKind {
     /** Number of virtqueues the kernel driver has; valid indexes are {@code 0 .. maxQueues()-1}. */
     public int maxQueues() { return maxQueues; }
 
+    /**
+     * Whether {@code feature} may be in this kind's features: every generic one, and the device-specific ones of
+     * this kind; {@link #VDPA} and {@link #GENERIC} devices may be of any virtio type and take any.
+     */
+    public boolean accepts(Feature feature) {
+        return switch (feature) {
+            case NetFeature n -> this != VSOCK;
+            case VsockFeature v -> this != NET;
+            case VirtioFeature v -> true;
+            case VhostFeature v -> true;
+        };
+    }
+
     /** Every feature this kind of device may offer, device-specific bits first, in bit order per group. */
     public List<Feature> vocabulary() {
         List<Feature> all = new java.util.ArrayList<>(deviceFeatures);

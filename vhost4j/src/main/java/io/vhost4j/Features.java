@@ -12,14 +12,24 @@ import java.util.List;
  */
 public record Features(DeviceKind kind, long bits) {
 
-    /** A set holding exactly {@code features}. */
+    /** Checks that there is a kind. */
+    public Features {
+        java.util.Objects.requireNonNull(kind, "kind");
+    }
+
+    /**
+     * A set holding exactly {@code features}.
+     *
+     * @throws IllegalArgumentException for a feature of another kind of device (a {@link VsockFeature} in a
+     *         {@link DeviceKind#NET} set, a {@link NetFeature} in a {@link DeviceKind#VSOCK} one)
+     */
     public static Features of(DeviceKind kind, Feature... features) {
         return new Features(kind, 0).with(features);
     }
 
-    /** Whether {@code feature} is set. */
+    /** Whether {@code feature} (of this kind of device, see {@link #of}) is set. */
     public boolean has(Feature feature) {
-        return (bits & feature.mask()) != 0;
+        return (bits & maskOf(feature)) != 0;
     }
 
     /** Whether every bit of {@code other} is also set here. */
@@ -31,7 +41,7 @@ public record Features(DeviceKind kind, long bits) {
     public Features with(Feature... features) {
         long b = bits;
         for (Feature f : features) {
-            b |= f.mask();
+            b |= maskOf(f);
         }
         return new Features(kind, b);
     }
@@ -40,9 +50,18 @@ public record Features(DeviceKind kind, long bits) {
     public Features without(Feature... features) {
         long b = bits;
         for (Feature f : features) {
-            b &= ~f.mask();
+            b &= ~maskOf(f);
         }
         return new Features(kind, b);
+    }
+
+    /** The mask of {@code f}, after checking that it is of this kind of device. */
+    private long maskOf(Feature f) {
+        if (!kind.accepts(f)) {
+            throw new IllegalArgumentException(f.name() + " is a " + (f instanceof NetFeature ? "net" : "vsock")
+                    + " feature: not in the features of a " + kind + " device");
+        }
+        return f.mask();
     }
 
     /** The bits set in both. */

@@ -264,6 +264,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      *
      * @throws IllegalStateException if the device IOTLB is already on: acking features again would silently
      *         throw every mapping away; use {@link #setFeaturesDiscardingIotlb} to mean it
+     * @throws IllegalArgumentException for the features of a vsock device on a net device, or the other way round
      */
     public void setFeatures(Features features) throws VhostException {
         Features previous = acked;
@@ -279,6 +280,11 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * empty one, so every mapping is gone and the next accesses miss again.
      */
     public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
+        if ((features.kind() == DeviceKind.NET && kind == DeviceKind.VSOCK)
+                || (features.kind() == DeviceKind.VSOCK && kind == DeviceKind.NET)) {
+            throw new IllegalArgumentException("features of a " + features.kind() + " device for " + path() + " ("
+                    + kind + "): their device-specific bits mean other things here");
+        }
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, features.bits());

@@ -42,4 +42,20 @@ class FeaturesTest {
         assertEquals(List.of("IOTLB_MSG_V2", "IOTLB_BATCH", "IOTLB_ASID", "SUSPEND", "RESUME",
                 "ENABLE_AFTER_DRIVER_OK", "bit 9"), new BackendFeatures(0x27eL).names());
     }
+    @Test
+    void aFeatureOfAnotherKindOfDeviceIsRefusedNotReadAsTheSameBit() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Features.of(DeviceKind.NET, VsockFeature.SEQPACKET));
+        assertTrue(e.getMessage().contains("SEQPACKET is a vsock feature"), e.getMessage());
+        Features vsock = Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> vsock.with(NetFeature.CSUM));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> vsock.has(NetFeature.CSUM));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> vsock.without(NetFeature.CSUM));
+        // vDPA and generic devices may be of any virtio type
+        assertTrue(Features.of(DeviceKind.VDPA, NetFeature.MRG_RXBUF).has(NetFeature.MRG_RXBUF));
+        assertTrue(Features.of(DeviceKind.GENERIC, VsockFeature.SEQPACKET).has(VsockFeature.SEQPACKET));
+        assertEquals("kind", org.junit.jupiter.api.Assertions.assertThrows(NullPointerException.class,
+                () -> Features.of(null)).getMessage());
+    }
 }

@@ -196,4 +196,17 @@ class ValidationTest {
         e.close();
         assertThrows(IllegalStateException.class, e::signal);
     }
+    @Test
+    void theFeaturesOfAVsockDeviceNeverReachANetDevice() throws Exception {
+        try (VhostNet net = VhostNet.open("/dev/null")) {
+            rejected("features of a VSOCK device for /dev/null (NET)",
+                    () -> net.setFeatures(Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1)));
+            VhostException e = assertThrows(VhostException.class,
+                    () -> net.setFeatures(new Features(DeviceKind.GENERIC, 1L << 32)));
+            assertEquals("ENOTTY", e.errnoName()); // raw bits of a generic set do reach the "device"
+        }
+        try (VhostVsock vsock = VhostVsock.open("/dev/null")) {
+            rejected("features of a NET device", () -> vsock.setFeatures(Features.of(DeviceKind.NET)));
+        }
+    }
 }
