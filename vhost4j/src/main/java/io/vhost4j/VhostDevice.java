@@ -330,8 +330,13 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * Reads one queued device-IOTLB message (a MISS) without blocking.
      *
      * @return the message, or {@code null} if none is queued (EAGAIN)
+     * @throws IllegalStateException if an IOTLB manager serves this device's misses (it reads them; a second reader
+     *         would take some of those it waits for)
      */
     public IotlbMessage readIotlb() throws VhostException {
+        if (iotlb.isClaimed()) {
+            throw new IllegalStateException(path() + " is registered with an IOTLB manager, which reads its misses");
+        }
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         long n = iotlb.read(m);
         if (n == IotlbChannel.NONE) {

@@ -381,6 +381,34 @@ class IotlbKernelTest {
     }
 
     @Test
+    void aDeviceHasOneReaderOfItsMissesAtATime() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE);
+             IotlbManager other = IotlbManager.create(null)) {
+            r.configureAndRegister();
+            var mem = r.loop.memory().memoryTable();
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> r.manager.register(r.loop.net(), mem, r.translator));
+            assertTrue(e.getMessage().contains("already registered with an IOTLB manager"), e.getMessage());
+            assertThrows(IllegalStateException.class, () -> other.register(r.loop.net(), mem, r.translator));
+            assertTrue(other.devices().isEmpty() && r.manager.devices().size() == 1, "the refused ones left nothing");
+            e = assertThrows(IllegalStateException.class, () -> r.loop.net().readIotlb());
+            assertTrue(e.getMessage().contains("registered with an IOTLB manager"), e.getMessage());
+            // The kernel's MISS for the used ring, queued while registered, goes to the manager, not to readIotlb.
+            assertThrows(VhostException.class, () -> r.loop.net().setBackend(VhostNet.TX, r.loop.tap()));
+            assertEquals(1, r.manager.processReady(5_000));
+            assertEquals(1, r.md.stats().updates(), r.faults.toString());
+            r.md.unregister();
+            assertNull(r.loop.net().readIotlb(), "a free device reads its own misses again: none queued");
+            assertThrows(IllegalStateException.class, () -> r.md.prefault(0, PAGE, Access.RO), "an old handle");
+            assertThrows(IllegalStateException.class, () -> r.md.retryFaults());
+            ManagedDevice moved = other.register(r.loop.net(), mem, r.translator);
+            assertTrue(moved.prefault(r.loop.driver().rxQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO),
+                    r.faults.toString());
+            assertEquals(1, moved.stats().updates());
+        }
+    }
+
+    @Test
     void translationsOutsideGuestMemoryAreRefused() throws Exception {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.configureAndRegister();

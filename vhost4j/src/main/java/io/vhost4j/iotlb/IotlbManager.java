@@ -9,6 +9,7 @@ import io.vhost4j.internal.gen.epoll_event;
 import io.vhost4j.internal.access.DeviceHandles;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
+import io.vhost4j.internal.sys.IotlbChannel;
 import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
 
@@ -92,7 +93,10 @@ public final class IotlbManager implements AutoCloseable {
      * {@code guestMemory} (its guest's memory: guest-physical to user addresses); anything else is refused
      * as a fault. The device's IOTLB must be on (ACCESS_PLATFORM acked). Misses are answered
      * {@linkplain MappingPolicy#exact() exactly}. A {@link io.vhost4j.VhostVdpa} is refused
-     * ({@link IllegalArgumentException}): vDPA devices never miss.
+     * ({@link IllegalArgumentException}): vDPA devices never miss. A device is served by one manager at a time: it
+     * is refused ({@link IllegalStateException}) while registered here or with another manager, and may register
+     * again once {@linkplain ManagedDevice#unregister() unregistered}; meanwhile
+     * {@link VhostDevice#readIotlb()} refuses to read its misses.
      */
     public ManagedDevice register(VhostDevice device, MemoryTable guestMemory, Translator translator)
             throws VhostException {
@@ -114,17 +118,26 @@ public final class IotlbManager implements AutoCloseable {
         if (device.ackedFeatures() == null || !device.ackedFeatures().has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }
-        ManagedDevice md = devices.add(token -> new ManagedDevice(this, device, DeviceHandles.iotlb(device),
-                guestMemory.regions(), translator, policy, listener, token));
+        IotlbChannel channel = DeviceHandles.iotlb(device);
+        ManagedDevice md = devices.add(token -> new ManagedDevice(this, device, channel, guestMemory.regions(),
+                translator, policy, listener, token));
+        if (!channel.claim(md)) {
+            devices.remove(md);
+            throw new IllegalStateException(device.path() + " is already registered with an IOTLB manager: a second"
+                    + " reader of its misses would take some of those the first one waits for");
+        }
         Fd f = md.channel.fd();
-        int n = f.acquire();
         try {
-            addToEpoll(epoll.number(), n, md.token, device.path());
+            int n = f.acquire();
+            try {
+                addToEpoll(epoll.number(), n, md.token, device.path());
+            } finally {
+                f.release();
+            }
         } catch (VhostException | RuntimeException e) {
             devices.remove(md);
+            channel.release(md);
             throw e;
-        } finally {
-            f.release();
         }
         return md;
     }
@@ -159,6 +172,7 @@ public final class IotlbManager implements AutoCloseable {
                     // the device was closed: the kernel drops the registration with the file
                 }
             }
+            md.channel.release(md); // another manager may serve it now
         }
     }
 
@@ -169,6 +183,7 @@ public final class IotlbManager implements AutoCloseable {
 
     /** INVALIDATE on every device (the guest invalidated its IOTLB for {@code [iova, iova+size)}). */
     public void invalidateAll(long iova, long size) throws VhostException {
+        io.vhost4j.IotlbMessage.checkRange(iova, size); // the same answer with no device as with many
         for (ManagedDevice d : devices.all()) {
             d.invalidate(iova, size);
         }

@@ -341,8 +341,10 @@ public final class ManagedDevice {
      * is reported as a fault again and kept.
      *
      * @return how many refused misses were answered now
+     * @throws IllegalStateException once {@linkplain #unregister() unregistered}: its misses may be another's now
      */
     public int retryFaults() {
+        checkRegistered();
         long[] pending;
         int count;
         synchronized (this) {
@@ -381,9 +383,12 @@ public final class ManagedDevice {
      * rings, which must be mapped before {@code VHOST_NET_SET_BACKEND}. Faults are reported as for misses.
      *
      * @return whether the whole range was mapped
+     * @throws IllegalStateException once {@linkplain #unregister() unregistered}: its misses may be another's now
      */
     public boolean prefault(long iova, long size, Access access) {
         IotlbMessage.checkRange(iova, size);
+        java.util.Objects.requireNonNull(access, "access");
+        checkRegistered();
         Work w = new Work(Sys.scratch().asSlice(0, IotlbWire.SIZE)); // not the loop's: prefault may run beside it
         long last = iova + (size - 1);
         long cur = iova;
@@ -411,7 +416,8 @@ public final class ManagedDevice {
      * <p>Remove the range from the translator <em>first</em>, then call this. The manager holds one lock from each
      * translation to the end of its UPDATE's write, and this write takes it too: an UPDATE made from a
      * translation older than the removal is written before this INVALIDATE (and dropped by it), never after.
-     * Waits at most for one UPDATE (or one prefetch entry) in progress.
+     * Waits at most for one UPDATE (or one prefetch entry) in progress. An INVALIDATE is always safe: this works
+     * after {@linkplain #unregister() unregistration} too, as long as the device is open.
      */
     public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
@@ -439,9 +445,15 @@ public final class ManagedDevice {
         manager.unregister(this);
     }
 
-    /** Whether the device was unregistered (or found closed). */
+    /** Whether the device is still registered (not unregistered, nor found closed). */
     public boolean isRegistered() {
         return !removed;
+    }
+
+    private void checkRegistered() {
+        if (removed) {
+            throw new IllegalStateException(device.path() + " is no longer registered with this IOTLB manager");
+        }
     }
 
     /** The counters now, as one consistent snapshot. */

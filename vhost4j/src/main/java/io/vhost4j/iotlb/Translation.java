@@ -13,7 +13,12 @@ public final class Translation {
     private long guestPhysAddr;
     private Access perm;
 
-    /** Sets the translation; returns {@code true} for use as the translator's result. */
+    /**
+     * Sets the translation; returns {@code true} for use as the translator's result. Nothing is checked here: the
+     * manager checks the answer before it writes anything, and reports a range that is empty, of 2^63 bytes or more,
+     * wraps at 2^64 (in IOVA or guest-physical space) or does not hold the missed IOVA, or a {@code null} permission,
+     * as a {@link IotlbFault.Reason#BAD_TRANSLATION} fault.
+     */
     public boolean set(long iova, long size, long guestPhysAddr, Access perm) {
         this.iova = iova;
         this.size = size;

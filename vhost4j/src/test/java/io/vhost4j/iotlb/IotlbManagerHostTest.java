@@ -23,6 +23,9 @@ class IotlbManagerHostTest {
                     () -> m.register(null, MemoryTable.empty(), NONE));
             assertTrue(e.getMessage().contains("device"), e.getMessage());
             assertTrue(m.devices().isEmpty());
+            assertThrows(IllegalArgumentException.class, () -> m.invalidateAll(0, 0), "as with devices: a bad range");
+            assertThrows(IllegalArgumentException.class, () -> m.invalidateAll(-4096, 8192));
+            m.invalidateAll(0, 4096);
         }
     }
 

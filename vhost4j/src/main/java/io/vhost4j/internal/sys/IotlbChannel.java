@@ -20,6 +20,9 @@ public final class IotlbChannel {
     public static final long SHORT = Long.MIN_VALUE;
 
     private final Fd fd;
+    /** Who reads this device's misses for good (an IOTLB manager's registration), or {@code null}. */
+    private final java.util.concurrent.atomic.AtomicReference<Object> server =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /** The channel over {@code fd}, a vhost device's descriptor. */
     public IotlbChannel(Fd fd) {
@@ -69,6 +72,26 @@ public final class IotlbChannel {
     public long write(int held, Sys.Local local, MemorySegment msg) {
         long n = Sys.write(local, held, msg, IotlbWire.SIZE);
         return n >= 0 && n != IotlbWire.SIZE ? SHORT : n;
+    }
+
+    /**
+     * Makes {@code who} the one server of this device's misses: two readers would each take some of the misses the
+     * other waits for.
+     *
+     * @return false if another one serves it
+     */
+    public boolean claim(Object who) {
+        return server.compareAndSet(null, who);
+    }
+
+    /** Ends {@code who}'s {@link #claim}; nothing if it does not hold it. */
+    public void release(Object who) {
+        server.compareAndSet(who, null);
+    }
+
+    /** Whether some server {@linkplain #claim claimed} this device's misses. */
+    public boolean isClaimed() {
+        return server.get() != null;
     }
 
     /**
