@@ -18,6 +18,14 @@ public record MemoryTable(List<MemoryRegion> regions) {
 
     /** Rejects more than {@link #MAX_REGIONS} regions and overlapping guest-physical ranges. */
     public MemoryTable {
+        java.util.Objects.requireNonNull(regions, "regions");
+        int index = 0;
+        for (MemoryRegion r : regions) { // not contains(null): List.of's lists throw on it
+            if (r == null) {
+                throw new NullPointerException("memory region " + index + " is null");
+            }
+            index++;
+        }
         regions = List.copyOf(regions);
         if (regions.size() > MAX_REGIONS) {
             throw new IllegalArgumentException("a memory table holds at most " + MAX_REGIONS + " regions, got "

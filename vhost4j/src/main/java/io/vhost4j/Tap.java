@@ -150,6 +150,7 @@ public final class Tap implements NetBackend, AutoCloseable {
     }
 
     private static String checkName(String name) {
+        java.util.Objects.requireNonNull(name, "interface name");
         byte[] bytes = name.getBytes(StandardCharsets.US_ASCII);
         if (bytes.length == 0 || bytes.length >= IFNAMSIZ() || !name.chars().allMatch(c -> c > ' ' && c < 127
                 && c != '/')) {

@@ -71,6 +71,9 @@ class ValidationTest {
                 .toList();
         rejected("at most 64 regions, got 65", () -> new MemoryTable(many));
         assertEquals(64, new MemoryTable(many.subList(0, 64)).regions().size());
+        assertEquals("memory region 1 is null", assertThrows(NullPointerException.class,
+                () -> new MemoryTable(java.util.Arrays.asList(many.get(0), null))).getMessage());
+        assertEquals("regions", assertThrows(NullPointerException.class, () -> new MemoryTable(null)).getMessage());
     }
 
     @Test
@@ -90,6 +93,7 @@ class ValidationTest {
         rejected("queues", () -> Tap.createMultiQueue("vq%d", 0, TapOptions.defaults()));
         rejected("queues", () -> Tap.createMultiQueue("vq%d", Tap.MAX_QUEUES + 1, TapOptions.defaults()));
         rejected("not a file descriptor", () -> Tap.adopt(-1));
+        assertEquals("interface name", assertThrows(NullPointerException.class, () -> Tap.create(null)).getMessage());
     }
 
     @Test
