@@ -38,7 +38,7 @@ public final class IotlbManager implements AutoCloseable {
     private static final long WAKEUP_TOKEN = 0;
     private static final java.lang.foreign.ValueLayout.OfLong TOKEN = JAVA_LONG.withByteAlignment(1); // packed
     /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
-    public static final int VIEW_CAPACITY = 2048;
+    public static final int VIEW_CAPACITY = ManagedDevice.VIEW_CAPACITY;
 
     private final IotlbFaultListener listener;
     private final Fd epoll;
@@ -119,8 +119,8 @@ public final class IotlbManager implements AutoCloseable {
             throw new IllegalStateException(device.path() + " has no device IOTLB: ack ACCESS_PLATFORM first");
         }
         IotlbChannel channel = DeviceHandles.iotlb(device);
-        ManagedDevice md = devices.add(token -> new ManagedDevice(this, device, channel, guestMemory.regions(),
-                translator, policy, listener, token));
+        ManagedDevice md = devices.add(token -> new ManagedDevice(this::forget, device, channel,
+                guestMemory.regions(), translator, policy, listener::onFault, token));
         if (!channel.claim(md)) {
             devices.remove(md);
             throw new IllegalStateException(device.path() + " is already registered with an IOTLB manager: a second"
@@ -142,37 +142,21 @@ public final class IotlbManager implements AutoCloseable {
         return md;
     }
 
-    void unregister(ManagedDevice md) {
-        synchronized (md) {
-            if (md.removed) {
-                return;
-            }
-            md.removed = true; // then read servingThread: see ManagedDevice.removed
-            // Wait for a drain of this device on the loop thread to end, so that the loop never reads the fd
-            // after this returns (the caller may close it, and the number may be reused).
-            for (Thread t = md.servingThread; t != null && t != Thread.currentThread(); t = md.servingThread) {
+    /** Takes {@code md} out of the slots and the epoll set; {@link ManagedDevice#unregister()} calls it once. */
+    private void forget(ManagedDevice md) {
+        devices.remove(md);
+        if (!epoll.isClosed()) {
+            try {
+                Fd f = md.channel.fd();
+                int n = f.acquire();
                 try {
-                    md.wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
+                    Sys.epollCtl(epoll.number(), EPOLL_CTL_DEL(), n, MemorySegment.NULL);
+                } finally {
+                    f.release();
                 }
+            } catch (IllegalStateException closedMeanwhile) {
+                // the device was closed: the kernel drops the registration with the file
             }
-            devices.remove(md);
-            if (!epoll.isClosed()) {
-                try {
-                    Fd f = md.channel.fd();
-                    int n = f.acquire();
-                    try {
-                        Sys.epollCtl(epoll.number(), EPOLL_CTL_DEL(), n, MemorySegment.NULL);
-                    } finally {
-                        f.release();
-                    }
-                } catch (IllegalStateException closedMeanwhile) {
-                    // the device was closed: the kernel drops the registration with the file
-                }
-            }
-            md.channel.release(md); // another manager may serve it now
         }
     }
 
@@ -284,7 +268,7 @@ public final class IotlbManager implements AutoCloseable {
     private void sweepClosed() {
         for (ManagedDevice md : devices.all()) {
             if (md.device.isClosed()) {
-                unregister(md);
+                md.unregister();
             }
         }
     }
@@ -320,7 +304,7 @@ public final class IotlbManager implements AutoCloseable {
         }
         synchronized (loopLock) {
             for (ManagedDevice md : devices.all()) {
-                unregister(md);
+                md.unregister();
             }
             wakeup.close();
             epoll.close();

@@ -16,18 +16,20 @@ import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MISS;
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
 
 /**
- * A device registered with an {@link IotlbManager}: it serves its own misses (read through its IOTLB channel,
+ * A device registered with an {@code IotlbManager}: it serves its own misses (read through its IOTLB channel,
  * resolved by {@link MissResolver}, answered on the channel), keeps its statistics and mapping view, and takes
  * the calls a VMM makes for it (prefault before starting queues, invalidate when the guest invalidates).
  */
 public final class ManagedDevice {
-    final IotlbManager manager;
+    /** Takes this device out of its manager (epoll set, slots); called at most once per device ({@link #remove}). */
+    private final java.util.function.Consumer<ManagedDevice> unregistrar;
     final VhostDevice device;
     final IotlbChannel channel;
     final long token;
     private final Translator translator;
     private final MemoryRegion[] guestMemory;
-    private final IotlbFaultListener listener;
+    /** The VMM's fault listener, as its manager hands it on. */
+    private final java.util.function.BiConsumer<ManagedDevice, IotlbFault> listener;
     /**
      * What one thread needs to map: scratch for the translator and the resolver, the message buffer, its syscall
      * buffers, and the device's descriptor held for the run ({@link IotlbChannel#begin()}). The loop has one for
@@ -56,7 +58,9 @@ public final class ManagedDevice {
     private static final long PAGE = 4096;
     /** A miss for an address among this many newest mappings counts as a duplicate (bounded work per miss). */
     static final int DUPLICATE_WINDOW = 16;
-    private final MappingView view = new MappingView(IotlbManager.VIEW_CAPACITY);
+    /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
+    static final int VIEW_CAPACITY = 2048;
+    private final MappingView view = new MappingView(VIEW_CAPACITY);
     private final LatencyHistogram latency = new LatencyHistogram(); // guarded by this
     private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
     /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
@@ -65,7 +69,7 @@ public final class ManagedDevice {
     /** How many refused misses a device remembers for {@link #retryFaults()}; older ones are dropped. */
     public static final int MAX_UNANSWERED = 256;
     /**
-     * Set once by {@link IotlbManager#unregister} under this monitor. It and {@link #servingThread} are volatile and
+     * Set once by {@link #remove} under this monitor. It and {@link #servingThread} are volatile and
      * each side writes its own before reading the other's, so a drain and an unregistration never miss each other
      * and the loop takes no monitor per wake-up: either the drain sees {@code removed} and reads nothing, or the
      * unregistration sees the drain and waits for it to leave (notified only when it waits).
@@ -74,9 +78,10 @@ public final class ManagedDevice {
     /** The loop thread while it drains this device's misses, else {@code null}. */
     volatile Thread servingThread;
 
-    ManagedDevice(IotlbManager manager, VhostDevice device, IotlbChannel channel, List<MemoryRegion> guestMemory,
-                  Translator translator, MappingPolicy policy, IotlbFaultListener listener, long token) {
-        this.manager = manager;
+    ManagedDevice(java.util.function.Consumer<ManagedDevice> unregistrar, VhostDevice device, IotlbChannel channel,
+                  List<MemoryRegion> guestMemory, Translator translator, MappingPolicy policy,
+                  java.util.function.BiConsumer<ManagedDevice, IotlbFault> listener, long token) {
+        this.unregistrar = unregistrar;
         this.device = device;
         this.channel = channel;
         this.guestMemory = guestMemory.toArray(MemoryRegion[]::new);
@@ -106,7 +111,7 @@ public final class ManagedDevice {
         }
         if (device.isClosed()) {
             leave();
-            manager.unregister(this);
+            unregister();
             return 0;
         }
         if (loopWork == null) {
@@ -145,7 +150,7 @@ public final class ManagedDevice {
                 map(iova, Access.of(perm), w, true, received);
             }
         } catch (IllegalStateException closed) { // the device was closed before the drain
-            manager.unregister(this);
+            unregister();
             return read;
         } finally {
             if (held) {
@@ -309,7 +314,7 @@ public final class ManagedDevice {
             faults++;
         }
         try {
-            listener.onFault(this, new IotlbFault(iova, access, reason, detail));
+            listener.accept(this, new IotlbFault(iova, access, reason, detail));
         } catch (RuntimeException ignored) {
             // a listener's bug must not stop the loop
         }
@@ -440,9 +445,29 @@ public final class ManagedDevice {
         return view.covers(iova, access);
     }
 
-    /** Stops serving this device (it stays open). */
+    /**
+     * Stops serving this device (it stays open): once this returns, the manager's loop no longer reads it, and
+     * another manager may register it. Unregistering twice does nothing.
+     */
     public void unregister() {
-        manager.unregister(this);
+        synchronized (this) {
+            if (removed) {
+                return;
+            }
+            removed = true; // then read servingThread: see removed
+            // Wait for a drain of this device on the loop thread to end, so that the loop never reads the fd
+            // after this returns (the caller may close it, and the number may be reused).
+            for (Thread t = servingThread; t != null && t != Thread.currentThread(); t = servingThread) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            unregistrar.accept(this);
+            channel.release(this); // another manager may serve it now
+        }
     }
 
     /** Whether the device is still registered (not unregistered, nor found closed). */
