@@ -1,10 +1,10 @@
 package io.vhost4j;
 
-import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.internal.gen.cmsghdr;
 import io.vhost4j.internal.gen.iovec;
 import io.vhost4j.internal.gen.msghdr;
 import io.vhost4j.internal.gen.sockaddr_un;
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
 import io.vhost4j.internal.sys.Sys;
@@ -41,10 +41,9 @@ public final class FdPassing {
 
     /**
      * Connects to the process listening on {@code socket} (waiting up to {@code timeout} for it to listen; zero or
-     * negative: one attempt) and sends
-     * {@code descriptors}, name to object: a {@link VhostDevice}, {@link Tap}, {@link PacketBackend} or
-     * {@link EventFd} of this process (they stay open here; close them after sending), or an {@code Integer}
-     * descriptor number the caller owns.
+     * negative: one attempt) and sends {@code descriptors}, name to object: a {@link VhostDevice}, {@link Tap},
+     * {@link PacketBackend} or {@link EventFd} of this process (they stay open here; close them after sending), or
+     * an {@code Integer} descriptor number the caller owns.
      */
     public static void send(Path socket, Map<String, ?> descriptors, Duration timeout) throws VhostException {
         Deadline deadline = Deadline.after(timeout);

@@ -1,10 +1,10 @@
 package io.vhost4j.testkit;
 
-import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.Tap;
 import io.vhost4j.TapOptions;
 import io.vhost4j.VhostException;
 import io.vhost4j.VhostNet;
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.iotlb.IotlbManager;
 import io.vhost4j.iotlb.ManagedDevice;
 import io.vhost4j.iotlb.Translator;

@@ -1,6 +1,5 @@
 package io.vhost4j.testkit;
 
-import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.BackendFeature;
 import io.vhost4j.DeviceKind;
 import io.vhost4j.DeviceStatus;
@@ -17,6 +16,7 @@ import io.vhost4j.VhostNet;
 import io.vhost4j.VhostFeature;
 import io.vhost4j.VhostVdpa;
 import io.vhost4j.VirtioFeature;
+import io.vhost4j.internal.sys.Deadline;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

@@ -1,9 +1,9 @@
 package io.vhost4j.testkit;
 
-import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.Tap;
 import io.vhost4j.VhostException;
 import io.vhost4j.internal.gen.sockaddr_ll;
+import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
 import io.vhost4j.internal.sys.RawSockets;

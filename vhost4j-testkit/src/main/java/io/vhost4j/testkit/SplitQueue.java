@@ -1,10 +1,10 @@
 package io.vhost4j.testkit;
 
-import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.AddressKind;
 import io.vhost4j.EventFd;
 import io.vhost4j.VhostException;
 import io.vhost4j.VringAddr;
+import io.vhost4j.internal.sys.Deadline;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;

@@ -1,6 +1,5 @@
 package io.vhost4j.testkit;
 
-import io.vhost4j.internal.sys.Deadline;
 import io.vhost4j.DeviceKind;
 import io.vhost4j.EventFd;
 import io.vhost4j.Features;
@@ -9,6 +8,7 @@ import io.vhost4j.VhostVsock;
 import io.vhost4j.VirtioFeature;
 import io.vhost4j.VsockFeature;
 import io.vhost4j.internal.gen.virtio_vsock_hdr;
+import io.vhost4j.internal.sys.Deadline;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -332,8 +332,7 @@ public final class VsockDriver implements AutoCloseable {
                 if (peerSendShutdown || reset) {
                     return -1;
                 }
-                if (!pump(Duration.ofNanos(deadline.nanosLeft()))
-                        && deadline.passed()) {
+                if (!pump(Duration.ofNanos(deadline.nanosLeft())) && deadline.passed()) {
                     throw new IOException("no data from the host within " + timeout);
                 }
             }
@@ -351,8 +350,7 @@ public final class VsockDriver implements AutoCloseable {
                 if (peerSendShutdown || reset) {
                     return null;
                 }
-                if (!pump(Duration.ofNanos(deadline.nanosLeft()))
-                        && deadline.passed()) {
+                if (!pump(Duration.ofNanos(deadline.nanosLeft())) && deadline.passed()) {
                     throw new IOException("no message from the host within " + timeout);
                 }
             }

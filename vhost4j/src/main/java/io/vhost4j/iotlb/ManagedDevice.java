@@ -11,6 +11,8 @@ import io.vhost4j.internal.sys.Sys;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MISS;
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
@@ -21,15 +23,15 @@ import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
  * the calls a VMM makes for it (prefault before starting queues, invalidate when the guest invalidates).
  */
 public final class ManagedDevice {
-    /** Takes this device out of its manager (epoll set, slots); called at most once per device ({@link #remove}). */
-    private final java.util.function.Consumer<ManagedDevice> unregistrar;
+    /** Takes this device out of its manager (epoll set, slots); called once, by {@link #unregister()}. */
+    private final Consumer<ManagedDevice> unregistrar;
     final VhostDevice device;
     final IotlbChannel channel;
     final long token;
     private final Translator translator;
     private final MemoryRegion[] guestMemory;
     /** The VMM's fault listener, as its manager hands it on. */
-    private final java.util.function.BiConsumer<ManagedDevice, IotlbFault> listener;
+    private final BiConsumer<ManagedDevice, IotlbFault> listener;
     /**
      * What one thread needs to map: scratch for the translator and the resolver, the message buffer, its syscall
      * buffers, and the device's descriptor held for the run ({@link IotlbChannel#begin()}). The loop has one for
@@ -69,7 +71,7 @@ public final class ManagedDevice {
     /** How many refused misses a device remembers for {@link #retryFaults()}; older ones are dropped. */
     public static final int MAX_UNANSWERED = 256;
     /**
-     * Set once by {@link #remove} under this monitor. It and {@link #servingThread} are volatile and
+     * Set once by {@link #unregister()} under this monitor. It and {@link #servingThread} are volatile and
      * each side writes its own before reading the other's, so a drain and an unregistration never miss each other
      * and the loop takes no monitor per wake-up: either the drain sees {@code removed} and reads nothing, or the
      * unregistration sees the drain and waits for it to leave (notified only when it waits).
@@ -78,9 +80,9 @@ public final class ManagedDevice {
     /** The loop thread while it drains this device's misses, else {@code null}. */
     volatile Thread servingThread;
 
-    ManagedDevice(java.util.function.Consumer<ManagedDevice> unregistrar, VhostDevice device, IotlbChannel channel,
+    ManagedDevice(Consumer<ManagedDevice> unregistrar, VhostDevice device, IotlbChannel channel,
                   List<MemoryRegion> guestMemory, Translator translator, MappingPolicy policy,
-                  java.util.function.BiConsumer<ManagedDevice, IotlbFault> listener, long token) {
+                  BiConsumer<ManagedDevice, IotlbFault> listener, long token) {
         this.unregistrar = unregistrar;
         this.device = device;
         this.channel = channel;
