@@ -1,6 +1,7 @@
 package io.vhost4j.vdpa;
 
 import io.vhost4j.internal.sys.Deadline;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
