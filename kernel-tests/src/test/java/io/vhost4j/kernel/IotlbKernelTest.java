@@ -409,6 +409,31 @@ class IotlbKernelTest {
     }
 
     @Test
+    void aDeviceUnregisteredByItsFaultListenerIsReadNoFurther() throws Exception {
+        java.util.List<ManagedDevice> unregistered = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults().withDma(DmaWindow.iova(IotlbRig.OFFSET)),
+                "vt%d");
+             IotlbManager manager = IotlbManager.create((md, fault) -> {
+                 md.unregister(); // on the loop thread, inside the drain
+                 unregistered.add(md);
+             })) {
+            loop.driver().configure();
+            ManagedDevice md = manager.register(loop.net(), loop.memory().memoryTable(), (iova, access, out) -> false);
+            // Two misses queued: the TX used ring, then the RX used ring (each backend refused with EFAULT).
+            assertThrows(VhostException.class, () -> loop.net().setBackend(VhostNet.TX, loop.tap()));
+            assertThrows(VhostException.class, () -> loop.net().setBackend(VhostNet.RX, loop.tap()));
+            assertEquals(1, manager.processReady(5_000), "the first miss, refused; its listener unregistered");
+            assertEquals(java.util.List.of(md), unregistered);
+            assertFalse(md.isRegistered());
+            assertEquals(1, md.stats().misses());
+            IotlbMessage second = loop.net().readIotlb();
+            assertEquals(loop.driver().rxQueue().usedGuestAddr() + IotlbRig.OFFSET, second.iova(),
+                    "the second miss is still queued for whoever serves the device next");
+            assertEquals(0, manager.processReady(0));
+        }
+    }
+
+    @Test
     void translationsOutsideGuestMemoryAreRefused() throws Exception {
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
             r.configureAndRegister();

@@ -126,7 +126,7 @@ public final class ManagedDevice {
         try {
             w.held = channel.begin(); // once for the whole drain: no atomic per message
             held = true;
-            while (true) {
+            while (!removed) { // unregistered meanwhile, e.g. by the fault listener on this thread: read no more
                 long n = channel.read(w.held, w.local, readBuf);
                 if (n == IotlbChannel.NONE) {
                     return read;
@@ -151,6 +151,7 @@ public final class ManagedDevice {
                 }
                 map(iova, Access.of(perm), w, true, received);
             }
+            return read;
         } catch (IllegalStateException closed) { // the device was closed before the drain
             unregister();
             return read;
