@@ -316,10 +316,30 @@ public final class ManagedDevice {
             }
             faults++;
         }
+        int[] depth = LISTENER_DEPTH.get();
+        depth[0]++;
         try {
             listener.accept(this, new IotlbFault(iova, access, reason, detail));
         } catch (RuntimeException ignored) {
             // a listener's bug must not stop the loop
+        } finally {
+            depth[0]--;
+        }
+    }
+
+    /**
+     * How deep this thread is inside fault listeners; a listener may map again ({@link #prefault},
+     * {@link #retryFaults}), and that may fault again, but not without end: a listener that retries on every fault
+     * would otherwise recurse until the stack overflows, and the loop thread would die of it.
+     */
+    private static final ThreadLocal<int[]> LISTENER_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
+    /** How many fault listeners deep, on one thread, {@link #prefault} and {@link #retryFaults} still map. */
+    public static final int MAX_LISTENER_NESTING = 8;
+
+    private static void checkNesting() {
+        if (LISTENER_DEPTH.get()[0] >= MAX_LISTENER_NESTING) {
+            throw new IllegalStateException("mapping from a fault listener " + MAX_LISTENER_NESTING + " listeners deep:"
+                    + " a listener that maps again on every fault would never end");
         }
     }
 
@@ -349,10 +369,12 @@ public final class ManagedDevice {
      * is reported as a fault again and kept.
      *
      * @return how many refused misses were answered now
-     * @throws IllegalStateException once {@linkplain #unregister() unregistered}: its misses may be another's now
+     * @throws IllegalStateException once {@linkplain #unregister() unregistered} (its misses may be another's now),
+     *         or from fault listeners nested {@value #MAX_LISTENER_NESTING} deep on this thread
      */
     public int retryFaults() {
         checkRegistered();
+        checkNesting();
         long[] pending;
         int count;
         synchronized (this) {
@@ -391,12 +413,14 @@ public final class ManagedDevice {
      * rings, which must be mapped before {@code VHOST_NET_SET_BACKEND}. Faults are reported as for misses.
      *
      * @return whether the whole range was mapped
-     * @throws IllegalStateException once {@linkplain #unregister() unregistered}: its misses may be another's now
+     * @throws IllegalStateException once {@linkplain #unregister() unregistered} (its misses may be another's now),
+     *         or from fault listeners nested {@value #MAX_LISTENER_NESTING} deep on this thread
      */
     public boolean prefault(long iova, long size, Access access) {
         IotlbMessage.checkRange(iova, size);
         java.util.Objects.requireNonNull(access, "access");
         checkRegistered();
+        checkNesting();
         Work w = new Work(Sys.scratch().asSlice(0, IotlbWire.SIZE)); // not the loop's: prefault may run beside it
         long last = iova + (size - 1);
         long cur = iova;
