@@ -48,7 +48,26 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
 
     VhostDevice(String path, DeviceKind kind) throws VhostException {
-        this(Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC()), kind);
+        this(openChecked(path, kind), kind);
+    }
+
+    /**
+     * Opens {@code path} read-write and non-blocking; for {@link DeviceKind#NET} and {@link DeviceKind#VSOCK},
+     * checks that it is that misc device (as {@link #adoptChecked} does), whatever the node's name.
+     *
+     * @throws IllegalArgumentException if it is another file (closed again)
+     */
+    private static Fd openChecked(String path, DeviceKind kind) throws VhostException {
+        Fd f = Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC());
+        if (kind == DeviceKind.NET || kind == DeviceKind.VSOCK) {
+            try {
+                checkDeviceNumber(OpenFile.of(f.number()), kind, path + " (");
+            } catch (IllegalArgumentException e) {
+                f.close();
+                throw e;
+            }
+        }
+        return f;
     }
 
     /** The owned descriptor, for this library's other classes ({@link FdPassing}). */
@@ -99,11 +118,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     static Fd adoptChecked(int fd, DeviceKind kind) {
         OpenFile f = OpenFile.of(fd);
         String path = f.path();
-        int wanted = kind == DeviceKind.NET ? VHOST_NET_MINOR : kind == DeviceKind.VSOCK ? VHOST_VSOCK_MINOR : -1;
-        if (f.major() != MISC_MAJOR || f.minor() != wanted) {
-            throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + f.major() + ":" + f.minor()
-                    + ") is not a " + kind.defaultPath() + " device (10:" + wanted + ")");
-        }
+        checkDeviceNumber(f, kind, "fd " + fd + " (" + path + ", ");
         int rc = Sys.ioctl(fd, VHOST_GET_FEATURES(), Sys.scratch());
         if (rc < 0) {
             throw new IllegalArgumentException("fd " + fd + " (" + path + ") is not a vhost device (VHOST_GET_FEATURES: "
@@ -111,6 +126,15 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         }
         Sys.setNonBlocking(fd); // the IOTLB channel's reads must never block
         return Fd.adopt(fd, path);
+    }
+
+    /** Checks that {@code f} is the misc device of {@code kind}; the message starts with {@code named}. */
+    private static void checkDeviceNumber(OpenFile f, DeviceKind kind, String named) {
+        int wanted = kind == DeviceKind.NET ? VHOST_NET_MINOR : kind == DeviceKind.VSOCK ? VHOST_VSOCK_MINOR : -1;
+        if (f.major() != MISC_MAJOR || f.minor() != wanted) {
+            throw new IllegalArgumentException(named + "device " + f.major() + ":" + f.minor() + ") is not a "
+                    + kind.defaultPath() + " device (10:" + wanted + ")");
+        }
     }
 
     /** Opens a vhost device of a kind this library has no class for (queue indexes checked as u16). */

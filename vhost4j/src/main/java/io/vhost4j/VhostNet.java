@@ -17,7 +17,8 @@ public final class VhostNet extends VhostDevice {
         super(path, DeviceKind.NET);
     }
 
-    private VhostNet(io.vhost4j.internal.sys.Fd fd) {
+    /** Over an open descriptor, unchecked: for {@link #adopt} after its checks, and for tests. */
+    VhostNet(io.vhost4j.internal.sys.Fd fd) {
         super(fd, DeviceKind.NET);
     }
 
@@ -36,7 +37,12 @@ public final class VhostNet extends VhostDevice {
         return open(DeviceKind.NET.defaultPath());
     }
 
-    /** Opens a vhost-net device node. */
+    /**
+     * Opens a vhost-net device node, by any name (e.g. inside a container): it must be the misc device
+     * 10:238.
+     *
+     * @throws IllegalArgumentException if {@code path} is another file
+     */
     public static VhostNet open(String path) throws VhostException {
         return new VhostNet(path);
     }

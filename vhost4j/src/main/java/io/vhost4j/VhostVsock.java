@@ -15,7 +15,8 @@ public final class VhostVsock extends VhostDevice {
         super(path, DeviceKind.VSOCK);
     }
 
-    private VhostVsock(io.vhost4j.internal.sys.Fd fd) {
+    /** Over an open descriptor, unchecked: for {@link #adopt} after its checks, and for tests. */
+    VhostVsock(io.vhost4j.internal.sys.Fd fd) {
         super(fd, DeviceKind.VSOCK);
     }
 
@@ -34,7 +35,12 @@ public final class VhostVsock extends VhostDevice {
         return open(DeviceKind.VSOCK.defaultPath());
     }
 
-    /** Opens a vhost-vsock device node. */
+    /**
+     * Opens a vhost-vsock device node, by any name (e.g. inside a container): it must be the misc device
+     * 10:241.
+     *
+     * @throws IllegalArgumentException if {@code path} is another file
+     */
     public static VhostVsock open(String path) throws VhostException {
         return new VhostVsock(path);
     }

@@ -11,11 +11,40 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Bad input is rejected in Java before any kernel call. Devices here are opened on {@code /dev/null}: if a
- * check were missing, the ioctl would reach /dev/null and fail with ENOTTY instead of the expected
- * IllegalArgumentException.
+ * Bad input is rejected in Java before any kernel call. Devices here are made over {@code /dev/null} (past the
+ * device-number check of {@code open}, which refuses it): if a check were missing, the ioctl would reach /dev/null
+ * and fail with ENOTTY instead of the expected IllegalArgumentException.
  */
 class ValidationTest {
+
+    private static io.vhost4j.internal.sys.Fd devNull() throws VhostException {
+        return io.vhost4j.internal.sys.Fd.open("/dev/null", io.vhost4j.internal.gen.VhostH.O_RDWR());
+    }
+
+    static VhostNet nullNet() throws VhostException {
+        return new VhostNet(devNull());
+    }
+
+    static VhostVsock nullVsock() throws VhostException {
+        return new VhostVsock(devNull());
+    }
+
+    @Test
+    void openRefusesAFileThatIsNotTheDeviceItsClassIsForAndClosesIt() throws Exception {
+        long before = openFds();
+        rejected("/dev/null (device 1:3) is not a /dev/vhost-net device (10:238)", () -> VhostNet.open("/dev/null"));
+        rejected("/dev/null (device 1:3) is not a /dev/vhost-vsock device (10:241)", () -> VhostVsock.open("/dev/null"));
+        assertEquals(before, openFds(), "the refused descriptors are closed");
+        try (VhostDevice generic = VhostDevice.open("/dev/null")) { // a kind without a class: no number to check
+            assertEquals(DeviceKind.GENERIC, generic.kind());
+        }
+    }
+
+    private static long openFds() throws java.io.IOException {
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
 
     private static void rejected(String expected, org.junit.jupiter.api.function.Executable call) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
@@ -24,7 +53,7 @@ class ValidationTest {
 
     @Test
     void vringIndexOutOfRange() throws Exception {
-        try (VhostNet net = VhostNet.open("/dev/null")) {
+        try (VhostNet net = nullNet()) {
             rejected("vring index 2 out of range for /dev/null (0..1)", () -> net.setVringNum(2, 256));
             rejected("vring index -1", () -> net.getVringBase(-1));
             rejected("vring index 2", () -> net.setVringKick(2, null));
@@ -32,14 +61,14 @@ class ValidationTest {
             VhostException e = assertThrows(VhostException.class, () -> net.setVringNum(1, 256));
             assertEquals("ENOTTY", e.errnoName()); // a valid call does reach the "device"
         }
-        try (VhostVsock vsock = VhostVsock.open("/dev/null")) {
+        try (VhostVsock vsock = nullVsock()) {
             rejected("vring index 2", () -> vsock.setVringBase(2, 0));
         }
     }
 
     @Test
     void queueSizeMustBeAPowerOfTwoUpTo32768() throws Exception {
-        try (VhostNet net = VhostNet.open("/dev/null")) {
+        try (VhostNet net = nullNet()) {
             for (int bad : new int[] {0, -1, 3, 100, 65536, 1 << 20}) {
                 rejected("queue size " + bad, () -> net.setVringNum(0, bad));
             }
@@ -78,7 +107,7 @@ class ValidationTest {
 
     @Test
     void guestCidRange() throws Exception {
-        try (VhostVsock vsock = VhostVsock.open("/dev/null")) {
+        try (VhostVsock vsock = nullVsock()) {
             rejected("guest CID 2 out of range", () -> vsock.setGuestCid(2));
             rejected("guest CID 4294967295", () -> vsock.setGuestCid(0xffff_ffffL));
         }
@@ -186,7 +215,7 @@ class ValidationTest {
 
     @Test
     void useAfterCloseIsIllegalState() throws Exception {
-        VhostNet net = VhostNet.open("/dev/null");
+        VhostNet net = nullNet();
         net.close();
         net.close();
         assertThrows(IllegalStateException.class, () -> net.setVringNum(0, 256));
@@ -202,14 +231,14 @@ class ValidationTest {
     }
     @Test
     void theFeaturesOfAVsockDeviceNeverReachANetDevice() throws Exception {
-        try (VhostNet net = VhostNet.open("/dev/null")) {
+        try (VhostNet net = nullNet()) {
             rejected("features of a VSOCK device for /dev/null (NET)",
                     () -> net.setFeatures(Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1)));
             VhostException e = assertThrows(VhostException.class,
                     () -> net.setFeatures(new Features(DeviceKind.GENERIC, 1L << 32)));
             assertEquals("ENOTTY", e.errnoName()); // raw bits of a generic set do reach the "device"
         }
-        try (VhostVsock vsock = VhostVsock.open("/dev/null")) {
+        try (VhostVsock vsock = nullVsock()) {
             rejected("features of a NET device", () -> vsock.setFeatures(Features.of(DeviceKind.NET)));
         }
     }
