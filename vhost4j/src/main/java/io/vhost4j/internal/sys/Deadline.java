@@ -12,6 +12,7 @@ import java.util.Objects;
 public final class Deadline {
     /** Half the nanosecond range: {@code now + LONGEST} never overflows for any {@code nanoTime} origin. */
     private static final long LONGEST = Long.MAX_VALUE / 2;
+    private static final Duration LONGEST_DURATION = Duration.ofNanos(LONGEST);
     private final long end;
 
     private Deadline(long end) {
@@ -24,7 +25,7 @@ public final class Deadline {
         long nanos;
         if (timeout.isNegative()) {
             nanos = 0;
-        } else if (timeout.compareTo(Duration.ofNanos(LONGEST)) >= 0) {
+        } else if (timeout.compareTo(LONGEST_DURATION) >= 0) {
             nanos = LONGEST;
         } else {
             nanos = timeout.toNanos();
