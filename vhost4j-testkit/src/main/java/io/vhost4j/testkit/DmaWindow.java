@@ -12,6 +12,11 @@ import io.vhost4j.AddressKind;
  * @param iovaOffset added to a GPA to get its IOVA (IOVA kind only)
  */
 public record DmaWindow(AddressKind kind, long iovaOffset) {
+    /** Checks that there is a kind. */
+    public DmaWindow {
+        java.util.Objects.requireNonNull(kind, "kind");
+    }
+
     /** IOTLB off: descriptors carry guest-physical addresses. */
     public static final DmaWindow PHYSICAL = new DmaWindow(AddressKind.USER, 0);
 

@@ -29,6 +29,9 @@ public final class Frames {
 
     /** The size of frame {@code seq}: 60..1514 bytes. */
     public static int sizeOf(int seq) {
+        if (seq < 0) {
+            throw new IllegalArgumentException("sequence number " + seq + " is negative");
+        }
         return 60 + (seq * 379) % (NetDriver.MAX_FRAME - 60 + 1);
     }
 

@@ -63,7 +63,9 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     private static GuestMemory map(List<MemoryRegion> layout, boolean shared) throws VhostException {
-        new MemoryTable(layout); // overlap and count checks
+        if (new MemoryTable(layout).regions().isEmpty()) { // overlap and count checks
+            throw new IllegalArgumentException("guest memory of no region");
+        }
         Arena arena = Arena.ofShared();
         List<Region> regions = new ArrayList<>();
         try {

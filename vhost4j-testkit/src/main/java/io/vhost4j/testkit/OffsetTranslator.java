@@ -30,6 +30,14 @@ public final class OffsetTranslator implements Translator {
         if (granule <= 0 || Long.bitCount(granule) != 1) {
             throw new IllegalArgumentException("granule " + granule + " is not a power of two");
         }
+        java.util.Objects.requireNonNull(perm, "perm");
+        long last = windowGpa + (windowSize - 1);
+        if (windowSize <= 0 || Long.compareUnsigned(last, windowGpa) < 0
+                || Long.compareUnsigned(last + iovaOffset, windowGpa + iovaOffset) < 0) {
+            throw new IllegalArgumentException("window 0x" + Long.toHexString(windowGpa) + " + 0x"
+                    + Long.toHexString(windowSize) + " at IOVA offset 0x" + Long.toHexString(iovaOffset)
+                    + " is empty or wraps at 2^64 in guest-physical or IOVA space");
+        }
         this.iovaOffset = iovaOffset;
         this.windowGpa = windowGpa;
         this.windowSize = windowSize;

@@ -81,7 +81,14 @@ public final class SplitQueue implements AutoCloseable {
 
     /** Bytes of guest memory a queue of {@code size} needs from {@code ringGpa} (rings only, 4 KiB aligned). */
     public static long footprint(int size) {
+        checkSize(size);
         return align(usedOffset(size) + 6 + 8L * size, 4096);
+    }
+
+    private static void checkSize(int size) {
+        if (size <= 0 || size > 32768 || Integer.bitCount(size) != 1) {
+            throw new IllegalArgumentException("queue size " + size + " is not a power of two in 1..32768");
+        }
     }
 
     private static long usedOffset(int size) {
@@ -100,9 +107,9 @@ public final class SplitQueue implements AutoCloseable {
      */
     public SplitQueue(GuestMemory memory, long ringGpa, int size, DmaWindow dma, boolean eventIdx)
             throws VhostException {
-        if (size <= 0 || size > 32768 || Integer.bitCount(size) != 1) {
-            throw new IllegalArgumentException("queue size " + size + " is not a power of two in 1..32768");
-        }
+        checkSize(size);
+        java.util.Objects.requireNonNull(memory, "memory");
+        java.util.Objects.requireNonNull(dma, "dma");
         if ((ringGpa & 15) != 0) {
             throw new IllegalArgumentException("ring address 0x" + Long.toHexString(ringGpa) + " not 16-byte aligned");
         }

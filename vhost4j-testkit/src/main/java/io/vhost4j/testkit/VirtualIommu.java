@@ -75,6 +75,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
             throw new IllegalArgumentException("IOVA space 0x" + Long.toHexString(base) + " of " + pages
                     + " pages with " + streamingPages + " streaming pages");
         }
+        java.util.Objects.requireNonNull(flushAfter, "flushAfter");
         if (flushPages <= 0 || flushAfter.isNegative() || flushAfter.isZero()) {
             throw new IllegalArgumentException("flush after " + flushPages + " pages or " + flushAfter);
         }

@@ -51,8 +51,18 @@ public record VnetHeader(int flags, int gsoType, int hdrLen, int gsoSize, int cs
         return (gsoType & ~VIRTIO_NET_HDR_GSO_ECN()) != VIRTIO_NET_HDR_GSO_NONE();
     }
 
+    private static void checkSize(MemorySegment m, int size) {
+        if (size != 10 && size != 12) {
+            throw new IllegalArgumentException("vnet header size " + size + ": 10, or 12 with num_buffers");
+        }
+        if (m.byteSize() < size) {
+            throw new IllegalArgumentException("a " + size + "-byte vnet header in a segment of " + m.byteSize());
+        }
+    }
+
     /** Reads a header of {@code size} bytes (10, or 12 with {@code num_buffers}) from {@code m}. */
     public static VnetHeader read(MemorySegment m, int size) {
+        checkSize(m, size);
         return new VnetHeader(Byte.toUnsignedInt(m.get(JAVA_BYTE, 0)), Byte.toUnsignedInt(m.get(JAVA_BYTE, 1)),
                 Short.toUnsignedInt(m.get(LE16, 2)), Short.toUnsignedInt(m.get(LE16, 4)),
                 Short.toUnsignedInt(m.get(LE16, 6)), Short.toUnsignedInt(m.get(LE16, 8)),
@@ -61,6 +71,7 @@ public record VnetHeader(int flags, int gsoType, int hdrLen, int gsoSize, int cs
 
     /** Writes this header in {@code size} bytes (10, or 12 with {@code num_buffers}) at the start of {@code m}. */
     public void write(MemorySegment m, int size) {
+        checkSize(m, size);
         m.set(JAVA_BYTE, 0, (byte) flags);
         m.set(JAVA_BYTE, 1, (byte) gsoType);
         m.set(LE16, 2, (short) hdrLen);
