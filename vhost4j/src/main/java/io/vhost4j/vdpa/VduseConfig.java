@@ -29,6 +29,8 @@ public record VduseConfig(String name, int vendorId, int deviceId, long features
 
     /** Validates every field; copies {@code config}. */
     public VduseConfig {
+        java.util.Objects.requireNonNull(name, "name");
+        java.util.Objects.requireNonNull(config, "config");
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         if (n.length == 0 || n.length >= NAME_MAX || name.indexOf('/') >= 0 || name.indexOf('\0') >= 0) {
             throw new IllegalArgumentException("VDUSE device name \"" + name + "\" must be 1.." + (NAME_MAX - 1)
@@ -65,13 +67,19 @@ public record VduseConfig(String name, int vendorId, int deviceId, long features
      * A virtio-net device: 2 queues (RX, TX) of {@code queueMaxSize}, the given features plus VERSION_1 and
      * ACCESS_PLATFORM, and a configuration space with {@code mac} and link-up status ({@code virtio_net_config}'s
      * first 10 bytes: mac, status, max_virtqueue_pairs = 1).
+     *
+     * @throws IllegalArgumentException for a feature of another kind of device (a vsock feature), among others
      */
     public static VduseConfig net(String name, byte[] mac, int queueMaxSize, Feature... features) {
+        java.util.Objects.requireNonNull(mac, "mac");
         if (mac.length != 6) {
             throw new IllegalArgumentException("a MAC address has 6 bytes, not " + mac.length);
         }
         long bits = VirtioFeature.VERSION_1.mask() | VirtioFeature.ACCESS_PLATFORM.mask();
         for (Feature f : features) {
+            if (!io.vhost4j.DeviceKind.NET.accepts(f)) {
+                throw new IllegalArgumentException(f.name() + " is not a feature of a net device");
+            }
             bits |= f.mask();
         }
         byte[] cfg = new byte[10];

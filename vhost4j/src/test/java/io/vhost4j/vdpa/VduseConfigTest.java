@@ -45,4 +45,15 @@ class VduseConfigTest {
                 new byte[4097]));
         new VduseConfig("blk", 0, 2, ap, 1, 4096, 1, new byte[8]); // a block device: what the kernel takes
     }
+    @Test
+    void aNetDeviceTakesNoFeatureOfAnotherKindAndNamesItsNullArguments() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> VduseConfig.net("v0", new byte[6], 256, io.vhost4j.VsockFeature.SEQPACKET));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("SEQPACKET is not a feature of a net device"),
+                e.getMessage());
+        org.junit.jupiter.api.Assertions.assertEquals("mac", org.junit.jupiter.api.Assertions.assertThrows(
+                NullPointerException.class, () -> VduseConfig.net("v0", null, 256)).getMessage());
+        org.junit.jupiter.api.Assertions.assertEquals("name", org.junit.jupiter.api.Assertions.assertThrows(
+                NullPointerException.class, () -> VduseConfig.net(null, new byte[6], 256)).getMessage());
+    }
 }

@@ -27,11 +27,21 @@ public final class Errors {
         return operation.equals("open");
     }
 
+    /** Whether {@code operation} looks up a generic netlink family: ENOENT there means the family is not registered. */
+    private static boolean isFamilyLookup(String operation) {
+        return operation.startsWith("CTRL_CMD_GETFAMILY ");
+    }
+
     /** A short remedy for well-known failures, or {@code null}. */
     static String hint(Errno errno, String operation, String device) {
         boolean vhost = isVhost(device);
         switch (errno) {
             case ENOENT, ENODEV, ENXIO -> {
+                if (isFamilyLookup(operation)) {
+                    String family = operation.substring("CTRL_CMD_GETFAMILY ".length());
+                    return "the kernel has no generic netlink family \"" + family + "\": its module is not loaded"
+                            + (family.equals("vdpa") ? " (modprobe vdpa)" : "");
+                }
                 if (isOpen(operation) && device.startsWith("/dev/vhost-vdpa-")) {
                     return "no vDPA device is bound to vhost_vdpa as " + device + " (vhostctl probe lists the vDPA"
                             + " bus), or the vhost_vdpa module is not loaded (modprobe vhost_vdpa)";
@@ -104,7 +114,8 @@ public final class Errors {
         String name = name(errno), text = Sys.strerror(errno), hint = hint(e, operation, device);
         boolean privilege = e == Errno.EACCES
                 || (e == Errno.EPERM && !(isVhost(device) && operation.startsWith("VHOST_")));
-        if (isOpen(operation) && (e == Errno.ENOENT || e == Errno.ENODEV || e == Errno.ENXIO)) {
+        if ((isOpen(operation) && (e == Errno.ENOENT || e == Errno.ENODEV || e == Errno.ENXIO))
+                || (isFamilyLookup(operation) && e == Errno.ENOENT)) {
             return new DeviceUnavailableException(errno, name, text, operation, device, hint);
         }
         if (privilege) {

@@ -62,4 +62,15 @@ class GenericNetlinkTest {
     void stringAttributesAreNulTerminated() {
         assertArrayEquals(new byte[] {'v', 'd', 'p', 'a', 0}, GenericNetlink.Attr.string(2, "vdpa").payload());
     }
+    @Test
+    void aFamilyTheKernelDoesNotHaveIsUnavailableWithAHintNotAPlainFailure() {
+        io.vhost4j.VhostException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.vhost4j.DeviceUnavailableException.class, () -> GenericNetlink.open("vhost4j-no-such"));
+        assertEquals(io.vhost4j.Errno.ENOENT, e.errno());
+        assertEquals("CTRL_CMD_GETFAMILY vhost4j-no-such", e.operation());
+        org.junit.jupiter.api.Assertions.assertTrue(
+                e.hint().contains("no generic netlink family \"vhost4j-no-such\""), e.hint());
+        org.junit.jupiter.api.Assertions.assertTrue(Errors.hint(io.vhost4j.Errno.ENOENT, "CTRL_CMD_GETFAMILY vdpa",
+                "genetlink vdpa").contains("modprobe vdpa"));
+    }
 }
