@@ -38,11 +38,16 @@ public enum DeviceKind {
      */
     public boolean accepts(Feature feature) {
         return switch (feature) {
-            case NetFeature n -> this != VSOCK;
-            case VsockFeature v -> this != NET;
+            case NetFeature n -> sharesBitsWith(NET);
+            case VsockFeature v -> sharesBitsWith(VSOCK);
             case VirtioFeature v -> true;
             case VhostFeature v -> true;
         };
+    }
+
+    /** Whether the device-specific feature bits of {@code other} mean the same here: not between NET and VSOCK. */
+    boolean sharesBitsWith(DeviceKind other) {
+        return !(this == NET && other == VSOCK) && !(this == VSOCK && other == NET);
     }
 
     /** Every feature this kind of device may offer, device-specific bits first, in bit order per group. */

@@ -304,8 +304,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * empty one, so every mapping is gone and the next accesses miss again.
      */
     public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
-        if ((features.kind() == DeviceKind.NET && kind == DeviceKind.VSOCK)
-                || (features.kind() == DeviceKind.VSOCK && kind == DeviceKind.NET)) {
+        if (!kind.sharesBitsWith(features.kind())) {
             throw new IllegalArgumentException("features of a " + features.kind() + " device for " + path() + " ("
                     + kind + "): their device-specific bits mean other things here");
         }
