@@ -1,6 +1,8 @@
 package io.vhost4j.vdpa;
 
+import io.vhost4j.DeviceKind;
 import io.vhost4j.Feature;
+import io.vhost4j.Features;
 import io.vhost4j.NetFeature;
 import io.vhost4j.VirtioFeature;
 
@@ -75,13 +77,8 @@ public record VduseConfig(String name, int vendorId, int deviceId, long features
         if (mac.length != 6) {
             throw new IllegalArgumentException("a MAC address has 6 bytes, not " + mac.length);
         }
-        long bits = VirtioFeature.VERSION_1.mask() | VirtioFeature.ACCESS_PLATFORM.mask();
-        for (Feature f : features) {
-            if (!io.vhost4j.DeviceKind.NET.accepts(f)) {
-                throw new IllegalArgumentException(f.name() + " is not a feature of a net device");
-            }
-            bits |= f.mask();
-        }
+        long bits = Features.of(DeviceKind.NET, VirtioFeature.VERSION_1, VirtioFeature.ACCESS_PLATFORM).with(features)
+                .bits(); // refuses a feature of another kind of device
         byte[] cfg = new byte[10];
         System.arraycopy(mac, 0, cfg, 0, 6);
         cfg[6] = 1; // VIRTIO_NET_S_LINK_UP, little-endian u16 (only meaningful with NetFeature.STATUS)

@@ -49,7 +49,7 @@ class VduseConfigTest {
     void aNetDeviceTakesNoFeatureOfAnotherKindAndNamesItsNullArguments() {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> VduseConfig.net("v0", new byte[6], 256, io.vhost4j.VsockFeature.SEQPACKET));
-        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("SEQPACKET is not a feature of a net device"),
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("SEQPACKET is a vsock feature: not in the features of a NET device"),
                 e.getMessage());
         org.junit.jupiter.api.Assertions.assertEquals("mac", org.junit.jupiter.api.Assertions.assertThrows(
                 NullPointerException.class, () -> VduseConfig.net("v0", null, 256)).getMessage());
