@@ -66,6 +66,9 @@ final class BenchCommand implements Callable<Integer> {
         if (rounds < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--rounds must be >= 1");
         }
+        if (devices < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--devices must be >= 1");
+        }
         java.util.Set<Part> parts = only == null ? java.util.EnumSet.allOf(Part.class) : java.util.EnumSet.copyOf(only);
         Progress progress = new Progress(spec.commandLine().getErr());
         List<Figure> figures = new ArrayList<>();
@@ -85,7 +88,7 @@ final class BenchCommand implements Callable<Integer> {
             if (parts.contains(Part.VIOMMU)) {
                 figures.addAll(new ViommuBench(seconds, rounds).run(c, progress));
             }
-            if (parts.contains(Part.DEVICES) && devices > 1) {
+            if (parts.contains(Part.DEVICES)) {
                 figures.add(misses.manyDevices(devices, progress));
             }
             if (parts.contains(Part.VSOCK)) {

@@ -41,13 +41,18 @@ final class ExitCodes {
 
     /**
      * The message printed for a failure: the exception's own (which carries the errno, device and fix), plus,
-     * for a missing vhost device, where this project's throwaway kernel guest helps.
+     * for a missing vhost device, where this project's throwaway kernel guest helps, and for descriptors that never
+     * came ({@code selftest --fds-from}), what was to send them.
      */
     static String remedy(Throwable e) {
         String message = e.getMessage() != null ? e.getMessage() : e.toString();
         if (e instanceof DeviceUnavailableException d && d.device().startsWith("/dev/vhost-")) {
             message += "\n  (no such kernel here? vhost4j's source tree runs any command in a throwaway guest kernel:"
                     + " ci/vm-run -- COMMAND)";
+        } else if (e instanceof io.vhost4j.VhostException v && "accept".equals(v.operation())
+                && "ETIMEDOUT".equals(v.errnoName())) {
+            message += "\n  (no helper sent descriptors in time: run `vhostctl pass-fds --to " + v.device()
+                    + " --pairs 2 --packet-socket` as root while selftest waits, or give it longer: --fds-timeout)";
         }
         return message;
     }

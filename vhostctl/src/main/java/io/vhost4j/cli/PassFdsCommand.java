@@ -66,6 +66,9 @@ final class PassFdsCommand implements Callable<Integer> {
         if (pairs < 1 || pairs > Tap.MAX_QUEUES) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--pairs must be 1.." + Tap.MAX_QUEUES);
         }
+        if (timeout <= 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--timeout must be > 0");
+        }
         List<AutoCloseable> opened = new ArrayList<>();
         try {
             Map<String, Object> fds = new LinkedHashMap<>();

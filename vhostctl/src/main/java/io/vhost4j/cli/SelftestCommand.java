@@ -113,6 +113,9 @@ final class SelftestCommand implements Callable<Integer> {
         if (frames <= 0) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--frames must be > 0");
         }
+        if (fdsTimeout <= 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--fds-timeout must be > 0");
+        }
         PrintWriter err = spec.commandLine().getErr();
         List<Step> steps = new ArrayList<>();
         try (Loopbacks loops = fdsFrom == null ? new Loopbacks(null) : Loopbacks.received(fdsFrom, fdsTimeout, err)) {

@@ -5,6 +5,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /** {@code vhostctl}: probe vhost devices, run the end-to-end selftest, run the benchmarks. */
 @Command(name = "vhostctl", mixinStandardHelpOptions = true, versionProvider = Vhostctl.Version.class,
@@ -39,13 +41,30 @@ public final class Vhostctl {
         cl.setExitCodeExceptionMapper(ExitCodes::of);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
+            int code = ExitCodes.of(e);
             line.getErr().println("vhostctl: " + ExitCodes.remedy(e));
-            return ExitCodes.of(e);
+            if (wantsJson(parsed)) { // a pipeline reading --json output gets the failure as JSON too
+                Map<String, Object> failure = new LinkedHashMap<>();
+                failure.put("result", "error");
+                failure.put("exit_code", code);
+                failure.put("error", ExitCodes.remedy(e));
+                line.getOut().println(Json.write(failure));
+            }
+            return code;
         });
         cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(true);
         int code = cl.execute(args);
         out.flush();
         err.flush();
         return code;
+    }
+
+    /** Whether the command that ran (the innermost subcommand) was given {@code --json}. */
+    private static boolean wantsJson(CommandLine.ParseResult parsed) {
+        CommandLine.ParseResult last = parsed;
+        while (last.hasSubcommand()) {
+            last = last.subcommand();
+        }
+        return last.hasMatchedOption("--json");
     }
 }

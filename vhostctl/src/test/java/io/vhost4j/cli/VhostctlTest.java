@@ -35,6 +35,9 @@ class VhostctlTest {
         assertEquals(ExitCodes.USAGE, run("bench", "--rounds", "0").code());
         assertEquals(ExitCodes.USAGE, run("pass-fds").code()); // --to is required
         assertEquals(ExitCodes.USAGE, run("pass-fds", "--to", "/tmp/x.sock", "--pairs", "0").code());
+        assertEquals(ExitCodes.USAGE, run("pass-fds", "--to", "/tmp/x.sock", "--timeout", "0").code());
+        assertEquals(ExitCodes.USAGE, run("selftest", "--fds-from", "/tmp/x.sock", "--fds-timeout", "-3").code());
+        assertEquals(ExitCodes.USAGE, run("bench", "--devices", "0").code());
         Result completion = run("generate-completion");
         assertEquals(0, completion.code());
         assertTrue(completion.out().contains("complete") && completion.out().contains("vhostctl"));
@@ -50,6 +53,18 @@ class VhostctlTest {
         Result p = run("probe", "--json");
         assertEquals(ExitCodes.NO_DEVICE, p.code());
         assertTrue(p.out().contains("\"path\": \"/dev/vhost-net\"") && p.out().contains("\"exists\": false"), p.out());
+    }
+
+    @Test
+    void aFailureWithJsonIsJsonOnStdoutToo(@org.junit.jupiter.api.io.TempDir Path dir) {
+        Result r = run("selftest", "--json", "--fds-from", dir.resolve("s").toString(), "--fds-timeout", "1");
+        assertEquals(ExitCodes.ERROR, r.code(), r.err());
+        assertTrue(r.err().contains("ETIMEDOUT") && r.err().contains("vhostctl pass-fds --to " + dir.resolve("s")),
+                "the error names the helper to run: " + r.err());
+        assertTrue(r.out().startsWith("{") && r.out().contains("\"result\": \"error\"")
+                && r.out().contains("\"exit_code\": 5") && r.out().contains("ETIMEDOUT"), r.out());
+        Result text = run("selftest", "--fds-from", dir.resolve("t").toString(), "--fds-timeout", "1");
+        assertEquals("", text.out(), "without --json nothing goes to stdout");
     }
 
     @Test
