@@ -207,4 +207,53 @@ class ProductKernelTest {
         assertEquals(values.get(p + "api") / values.get(p + "bare_ffm_errno"), values.get(p + "api_over_bare_errno"),
                 0.01);
     }
+
+    /**
+     * Every other part of the bench, as briefly as it runs, without the C library (its figures are then null): the
+     * keys a pipeline reads, in order, each once, with a positive number (the README's tables show the same keys).
+     */
+    @Test
+    void everyPartOfTheBenchReportsItsFiguresUnderTheirStableKeys() throws Exception {
+        Path vhostctl = unpacked("vhostctl-bench-all");
+        Run r = run(vhostctl.getParent(), List.of(vhostctl.toString(), "bench", "--only",
+                "datapath,iotlb,viommu,devices,vsock", "--seconds", "0.3", "--rounds", "1", "--devices", "2", "--json"));
+        assertEquals(0, r.code(), r.output());
+        String json = r.output().substring(r.output().indexOf('{'));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "\\{\\s*\"key\": \"([a-z0-9_.]+)\",\\s*\"benchmark\": \"[^\"]+\",\\s*\"java\": ([0-9.eE+-]+),"
+                        + "\\s*\"c\": null,\\s*\"javaOverC\": null,\\s*\"unit\": \"[^\"]+\"").matcher(json);
+        List<String> keys = new ArrayList<>();
+        while (m.find()) {
+            keys.add(m.group(1));
+            double v = Double.parseDouble(m.group(2));
+            assertTrue(Double.isFinite(v) && v >= 0, m.group(1) + " = " + v);
+            if (m.group(1).endsWith("frames_per_s") || m.group(1).endsWith("mb_per_s")
+                    || m.group(1).endsWith("misses_per_s") || m.group(1).endsWith("service_us")) {
+                assertTrue(v > 0, m.group(1) + " = " + v + " in " + json);
+            }
+        }
+        List<String> expected = new ArrayList<>();
+        for (String dir : List.of("tx64", "rx64", "tx1500", "rx1500")) {
+            for (String f : List.of("frames_per_s", "cpu_ns_per_frame", "user_ns_per_frame")) {
+                expected.add("datapath." + dir + "." + f);
+            }
+        }
+        expected.addAll(List.of("datapath.tx_gso64k.mb_per_s", "datapath.tx1500.iotlb_on_over_off",
+                "jit.miss_path.warmup_s", "iotlb.miss.p50_us", "iotlb.miss.p99_us", "iotlb.miss.heap_bytes",
+                "profile.iotlb_thread.native_share", "iotlb.one_device.misses_per_s", "iotlb.one_device.service_us",
+                "iotlb.one_device.tx64_frames_per_s", "iotlb.one_device.cpu_us_per_miss",
+                "iotlb.one_device.epoll_c.cpu_us_per_miss", "iotlb.one_device.epoll_c.service_us",
+                "iotlb.one_device.epoll_c.tx64_frames_per_s", "profile.viommu_lazy_exact.native_share",
+                "jit.viommu_path.warmup_s"));
+        for (String mode : List.of("strict", "lazy")) {
+            for (String policy : List.of("exact", "coalescing", "coalescing_prefetch")) {
+                for (String f : List.of("frames_per_s", "misses_per_1000_frames", "p99_us", "mean_us")) {
+                    expected.add("viommu." + mode + "." + policy + "." + f);
+                }
+            }
+        }
+        expected.addAll(List.of("iotlb.many_devices.misses_per_s", "vsock.stream.host_to_guest_mb_per_s",
+                "vsock.stream.guest_to_host_mb_per_s"));
+        assertEquals(expected, keys, "keys, in order (no C library: C is null): " + json);
+    }
 }
