@@ -80,10 +80,31 @@ public final class IotlbManager implements AutoCloseable {
     }
 
     private static void addToEpoll(int epfd, int fd, long token, String what) throws VhostException {
+        Errors.check(Sys.epollCtl(epfd, EPOLL_CTL_ADD(), fd, readable(token)), "epoll_ctl(ADD)", what);
+    }
+
+    /** An epoll event asking for readability, carrying {@code token} (in this thread's scratch buffer). */
+    private static MemorySegment readable(long token) {
         MemorySegment ev = Sys.scratch().asSlice(0, epoll_event.sizeof());
         epoll_event.events(ev, EPOLLIN());
-        epoll_event.data(ev).set(JAVA_LONG.withByteAlignment(1), 0, token);
-        Errors.check(Sys.epollCtl(epfd, EPOLL_CTL_ADD(), fd, ev), "epoll_ctl(ADD)", what);
+        epoll_event.data(ev).set(TOKEN, 0, token);
+        return ev;
+    }
+
+    /**
+     * {@code epoll_ctl(op)} on {@code md}'s descriptor, held for the call: a concurrent close cannot hand its number
+     * to another file meanwhile.
+     *
+     * @throws IllegalStateException if the device was closed
+     */
+    private int epollCtlHeld(int op, ManagedDevice md, MemorySegment event) {
+        Fd f = md.channel.fd();
+        int n = f.acquire();
+        try {
+            return Sys.epollCtl(epoll.number(), op, n, event);
+        } finally {
+            f.release();
+        }
     }
 
     // ---- devices -----------------------------------------------------------------------------------
@@ -126,14 +147,8 @@ public final class IotlbManager implements AutoCloseable {
             throw new IllegalStateException(device.path() + " is already registered with an IOTLB manager: a second"
                     + " reader of its misses would take some of those the first one waits for");
         }
-        Fd f = md.channel.fd();
         try {
-            int n = f.acquire();
-            try {
-                addToEpoll(epoll.number(), n, md.token, device.path());
-            } finally {
-                f.release();
-            }
+            Errors.check(epollCtlHeld(EPOLL_CTL_ADD(), md, readable(md.token)), "epoll_ctl(ADD)", device.path());
         } catch (VhostException | RuntimeException e) {
             devices.remove(md);
             channel.release(md);
@@ -147,13 +162,7 @@ public final class IotlbManager implements AutoCloseable {
         devices.remove(md);
         if (!epoll.isClosed()) {
             try {
-                Fd f = md.channel.fd();
-                int n = f.acquire();
-                try {
-                    Sys.epollCtl(epoll.number(), EPOLL_CTL_DEL(), n, MemorySegment.NULL);
-                } finally {
-                    f.release();
-                }
+                epollCtlHeld(EPOLL_CTL_DEL(), md, MemorySegment.NULL);
             } catch (IllegalStateException closedMeanwhile) {
                 // the device was closed: the kernel drops the registration with the file
             }
