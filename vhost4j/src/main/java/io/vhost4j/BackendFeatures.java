@@ -12,15 +12,17 @@ public record BackendFeatures(long bits) {
 
     /** A set holding exactly {@code features}. */
     public static BackendFeatures of(BackendFeature... features) {
+        java.util.Objects.requireNonNull(features, "features");
         long b = 0;
         for (BackendFeature f : features) {
-            b |= f.mask();
+            b |= java.util.Objects.requireNonNull(f, "a null backend feature").mask();
         }
         return new BackendFeatures(b);
     }
 
     /** Whether {@code feature} is set. */
     public boolean has(BackendFeature feature) {
+        java.util.Objects.requireNonNull(feature, "feature");
         return (bits & feature.mask()) != 0;
     }
 

@@ -27,14 +27,16 @@ public record DeviceStatus(int bits) {
 
     /** Whether {@code bit} is set. */
     public boolean has(DeviceStatusBit bit) {
+        java.util.Objects.requireNonNull(bit, "bit");
         return (bits & bit.mask()) != 0;
     }
 
     /** This status plus {@code more}. */
     public DeviceStatus with(DeviceStatusBit... more) {
+        java.util.Objects.requireNonNull(more, "bits");
         int b = bits;
         for (DeviceStatusBit s : more) {
-            b |= s.mask();
+            b |= java.util.Objects.requireNonNull(s, "a null status bit").mask();
         }
         return new DeviceStatus(b);
     }

@@ -52,20 +52,25 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     }
 
     /**
-     * Opens {@code path} read-write and non-blocking; for {@link DeviceKind#NET} and {@link DeviceKind#VSOCK},
-     * checks that it is that misc device (as {@link #adoptChecked} does), whatever the node's name.
+     * Opens {@code path} read-write and non-blocking, and checks what it opened before any other call reaches it:
+     * for {@link DeviceKind#NET} and {@link DeviceKind#VSOCK}, that it is that misc device (as {@link #adoptChecked}
+     * does), whatever the node's name; for any other kind, that it is a character device (a vhost device's
+     * {@code writeIotlb} must never write into a regular file or a disk).
      *
      * @throws IllegalArgumentException if it is another file (closed again)
      */
     private static Fd openChecked(String path, DeviceKind kind) throws VhostException {
         Fd f = Fd.open(path, O_RDWR() | O_NONBLOCK() | O_CLOEXEC());
-        if (kind == DeviceKind.NET || kind == DeviceKind.VSOCK) {
-            try {
-                checkDeviceNumber(OpenFile.of(f.number()), kind, path + " (");
-            } catch (IllegalArgumentException e) {
-                f.close();
-                throw e;
+        try {
+            OpenFile opened = OpenFile.of(f.number());
+            if (kind == DeviceKind.NET || kind == DeviceKind.VSOCK) {
+                checkDeviceNumber(opened, kind, path + " (");
+            } else if (!opened.characterDevice()) {
+                throw new IllegalArgumentException(path + " is not a character device, so not a vhost device");
             }
+        } catch (IllegalArgumentException e) {
+            f.close();
+            throw e;
         }
         return f;
     }
@@ -86,7 +91,9 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * A descriptor opened elsewhere, as {@code /proc/self/fd} shows it: the path it was opened by and the device
      * number of the open file (its {@code fstat}), whatever that path is now.
      */
-    record OpenFile(String path, long major, long minor) {
+    record OpenFile(String path, long major, long minor, boolean characterDevice) {
+        private static final int S_IFMT = 0170000, S_IFCHR = 0020000;
+
         /** @throws IllegalArgumentException if {@code fd} is negative or not open */
         static OpenFile of(int fd) {
             if (fd < 0) {
@@ -96,7 +103,9 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
             try {
                 String path = java.nio.file.Files.readSymbolicLink(link).toString();
                 long rdev = ((Number) java.nio.file.Files.getAttribute(link, "unix:rdev")).longValue();
-                return new OpenFile(path, (rdev >>> 8) & 0xfff, (rdev & 0xff) | ((rdev >>> 12) & 0xfff00));
+                int mode = ((Number) java.nio.file.Files.getAttribute(link, "unix:mode")).intValue();
+                return new OpenFile(path, (rdev >>> 8) & 0xfff, (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
+                        (mode & S_IFMT) == S_IFCHR);
             } catch (java.io.IOException | UnsupportedOperationException e) {
                 throw new IllegalArgumentException("fd " + fd + " is not open", e);
             }
@@ -137,9 +146,21 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         }
     }
 
-    /** Opens a vhost device of a kind this library has no class for (queue indexes checked as u16). */
+    /**
+     * Opens a vhost device of a kind this library has no class for (queue indexes checked as u16), e.g.
+     * {@code /dev/vhost-scsi}: it must be a character device that answers {@code VHOST_GET_FEATURES}, else it is
+     * closed again and refused ({@link IllegalArgumentException}), so that no vhost call (an IOTLB message is a
+     * {@code write}) ever reaches another kind of file.
+     */
     public static VhostDevice open(String path) throws VhostException {
-        return new VhostDevice(path, DeviceKind.GENERIC);
+        VhostDevice d = new VhostDevice(path, DeviceKind.GENERIC);
+        int rc = d.fd.ioctl(Sys.local(), VHOST_GET_FEATURES(), Sys.scratch());
+        if (rc < 0) {
+            d.close();
+            throw new IllegalArgumentException(path + " does not answer VHOST_GET_FEATURES (" + Errors.name(-rc)
+                    + "): not a vhost device");
+        }
+        return d;
     }
 
     /** The device node, e.g. {@code /dev/vhost-net}. */
@@ -291,6 +312,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * @throws IllegalArgumentException for the features of a vsock device on a net device, or the other way round
      */
     public void setFeatures(Features features) throws VhostException {
+        java.util.Objects.requireNonNull(features, "features");
         Features previous = acked;
         if (previous != null && previous.has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException("the device IOTLB of " + path() + " is on: VHOST_SET_FEATURES again"
@@ -304,6 +326,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * empty one, so every mapping is gone and the next accesses miss again.
      */
     public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
+        java.util.Objects.requireNonNull(features, "features");
         if (!kind.sharesBitsWith(features.kind())) {
             throw new IllegalArgumentException("features of a " + features.kind() + " device for " + path() + " ("
                     + kind + "): their device-specific bits mean other things here");
@@ -330,6 +353,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_SET_BACKEND_FEATURES}: bits the device does not offer fail with EOPNOTSUPP. */
     public void setBackendFeatures(BackendFeatures features) throws VhostException {
+        java.util.Objects.requireNonNull(features, "features");
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, features.bits());
@@ -380,6 +404,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      *         vhost-vsock would silently use address space 0)
      */
     public void writeIotlb(IotlbMessage message) throws VhostException {
+        java.util.Objects.requireNonNull(message, "message");
         checkAsid(message.asid());
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         message.encode(m, iotlbMessagesV2());
@@ -486,6 +511,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_SET_MEM_TABLE}. */
     public void setMemTable(MemoryTable table) throws VhostException {
+        java.util.Objects.requireNonNull(table, "table");
         List<MemoryRegion> regions = table.regions();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment m = arena.allocate(vhost_memory.sizeof() + regions.size() * vhost_memory_region.sizeof(), 8);
@@ -506,6 +532,9 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_SET_LOG_BASE}: the user address of the dirty-page bitmap (one bit per 4 KiB page). */
     public void setLogBase(long userAddr) throws VhostException {
+        if (userAddr < 0) {
+            throw new IllegalArgumentException("log base 0x" + Long.toHexString(userAddr) + " is not a user address");
+        }
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, userAddr);
@@ -536,6 +565,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * are always IOVAs.
      */
     public void setVringAddr(VringAddr addr) throws VhostException {
+        java.util.Objects.requireNonNull(addr, "addr");
         checkIndex(addr.index());
         Features f = acked;
         if (kind == DeviceKind.VDPA && addr.kind() != AddressKind.IOVA) {
@@ -573,6 +603,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     /** {@code VHOST_SET_VRING_ENDIAN} (legacy virtio on a cross-endian host; ENOTTY if not built in). */
     public void setVringEndian(int index, VringEndian endian) throws VhostException {
+        java.util.Objects.requireNonNull(endian, "endian");
         vringState("VHOST_SET_VRING_ENDIAN", VHOST_SET_VRING_ENDIAN(), index,
                 endian == VringEndian.BIG ? VHOST_VRING_BIG_ENDIAN() : VHOST_VRING_LITTLE_ENDIAN());
     }

@@ -40,6 +40,7 @@ public final class VhostVdpa extends VhostDevice {
         super(path, DeviceKind.VDPA);
         int n;
         try {
+            checkVdpaNode(OpenFile.of(fd()), path + " (");
             n = getVqsCount();
         } catch (VhostException | RuntimeException e) {
             close();
@@ -65,19 +66,8 @@ public final class VhostVdpa extends VhostDevice {
      */
     public static VhostVdpa adopt(int fd) {
         OpenFile f = OpenFile.of(fd);
-        String path = f.path(), device = f.major() + ":" + f.minor();
-        try {
-            java.nio.file.Path sys = java.nio.file.Path.of("/sys/dev/char/" + device);
-            if (java.nio.file.Files.isSymbolicLink(sys)) {
-                device = java.nio.file.Files.readSymbolicLink(sys).getFileName().toString();
-            }
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException("fd " + fd + " (" + path + "): " + e.getMessage(), e);
-        }
-        if (!device.matches("vhost-vdpa-\\d+")) {
-            throw new IllegalArgumentException("fd " + fd + " (" + path + ", device " + device
-                    + ") is not a vhost-vdpa device");
-        }
+        String path = f.path();
+        checkVdpaNode(f, "fd " + fd + " (" + path + ", ");
         MemorySegment s = Sys.scratch();
         s.set(JAVA_INT, 0, 0);
         int rc = Sys.ioctl(fd, VHOST_VDPA_GET_VQS_COUNT(), s);
@@ -88,7 +78,30 @@ public final class VhostVdpa extends VhostDevice {
         return new VhostVdpa(Fd.adopt(fd, path), s.get(JAVA_INT, 0));
     }
 
-    /** Opens a vhost-vdpa device node, e.g. {@code /dev/vhost-vdpa-0}. */
+    /**
+     * Checks that {@code f} is the character device of a vhost-vdpa node ({@code /sys/dev/char/<major>:<minor>} is a
+     * {@code vhost-vdpa-N} device); the message starts with {@code named}.
+     */
+    private static void checkVdpaNode(OpenFile f, String named) {
+        String number = f.major() + ":" + f.minor(), device = null;
+        try {
+            java.nio.file.Path sys = java.nio.file.Path.of("/sys/dev/char/" + number);
+            if (f.characterDevice() && java.nio.file.Files.isSymbolicLink(sys)) {
+                device = java.nio.file.Files.readSymbolicLink(sys).getFileName().toString();
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException(named + "device " + number + "): " + e.getMessage(), e);
+        }
+        if (device == null || !device.matches("vhost-vdpa-\\d+")) {
+            throw new IllegalArgumentException(named + "device " + number + (device == null ? "" : " = " + device)
+                    + ") is not a vhost-vdpa device");
+        }
+    }
+
+    /**
+     * Opens a vhost-vdpa device node, e.g. {@code /dev/vhost-vdpa-0}: it must be one (checked as {@link #adopt}
+     * checks a descriptor), else it is closed again and refused ({@link IllegalArgumentException}).
+     */
     public static VhostVdpa open(String path) throws VhostException {
         return new VhostVdpa(path);
     }
@@ -308,6 +321,7 @@ public final class VhostVdpa extends VhostDevice {
     /**
      * Writes UPDATE and INVALIDATE messages, all of one address space, as one batch when IOTLB_BATCH is acked
      * (BATCH_BEGIN, the messages, BATCH_END: a device with its own mapping table sees one map), else one by one.
+     * With a VDUSE device served in this same process, ack IOTLB_BATCH: see {@link io.vhost4j.vdpa.VduseDevice}.
      * Everything is checked before the first write: message types, each range inside {@link #getIovaRange()}, and
      * the address space (non-zero only with IOTLB_ASID acked, and below {@link #getAsNum()}). If the kernel refuses
      * a message, the batch is still ended (the device gets what was written before it) and the failure names the

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * device-number check of {@code open}, which refuses it): if a check were missing, the ioctl would reach /dev/null
  * and fail with ENOTTY instead of the expected IllegalArgumentException.
  */
-class ValidationTest {
+public class ValidationTest {
 
     private static io.vhost4j.internal.sys.Fd devNull() throws VhostException {
         return io.vhost4j.internal.sys.Fd.open("/dev/null", io.vhost4j.internal.gen.VhostH.O_RDWR());
@@ -29,15 +29,71 @@ class ValidationTest {
         return new VhostVsock(devNull());
     }
 
+    /** A generic device over /dev/null, past the check of {@link VhostDevice#open(String)} (for other packages' tests). */
+    public static VhostDevice nullGeneric() throws VhostException {
+        return new VhostDevice(devNull(), DeviceKind.GENERIC);
+    }
+
     @Test
     void openRefusesAFileThatIsNotTheDeviceItsClassIsForAndClosesIt() throws Exception {
         long before = openFds();
         rejected("/dev/null (device 1:3) is not a /dev/vhost-net device (10:238)", () -> VhostNet.open("/dev/null"));
         rejected("/dev/null (device 1:3) is not a /dev/vhost-vsock device (10:241)", () -> VhostVsock.open("/dev/null"));
         assertEquals(before, openFds(), "the refused descriptors are closed");
-        try (VhostDevice generic = VhostDevice.open("/dev/null")) { // a kind without a class: no number to check
-            assertEquals(DeviceKind.GENERIC, generic.kind());
+    }
+
+    /**
+     * A device of a kind without a class has no number to check, but it must be a vhost device: IOTLB messages are
+     * written to it, and written to a regular file (or a disk) they would overwrite its first bytes.
+     */
+    @Test
+    void openOfAGenericDeviceRefusesAnythingButAVhostDeviceAndWritesNothing(@org.junit.jupiter.api.io.TempDir
+                                                                           java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.write(dir.resolve("data"), new byte[] {1, 2, 3, 4});
+        long before = openFds();
+        rejected(file + " is not a character device", () -> VhostDevice.open(file.toString()));
+        rejected("/dev/null does not answer VHOST_GET_FEATURES (ENOTTY): not a vhost device",
+                () -> VhostDevice.open("/dev/null"));
+        rejected("/dev/null (device 1:3 = null) is not a vhost-vdpa device", () -> VhostVdpa.open("/dev/null"));
+        rejected(file + " is not a character device", () -> VhostVdpa.open(file.toString()));
+        assertEquals(before, openFds(), "the refused descriptors are closed");
+        assertEquals(List.of((byte) 1, (byte) 2, (byte) 3, (byte) 4),
+                java.util.stream.IntStream.range(0, 4).mapToObj(i -> {
+                    try {
+                        return java.nio.file.Files.readAllBytes(file)[i];
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }).toList());
+        assertEquals(4, java.nio.file.Files.size(file));
+        assertThrows(NullPointerException.class, () -> VhostDevice.open(null));
+        rejected("empty path", () -> VhostDevice.open(""));
+        rejected("NUL character", () -> VhostNet.open("/dev/vhost-net\0x"));
+    }
+
+    @Test
+    void nullArgumentsAreNamedBeforeAnyCall() throws Exception {
+        try (VhostDevice d = nullGeneric()) {
+            assertNamed("endian", () -> d.setVringEndian(0, null));
+            assertNamed("table", () -> d.setMemTable(null));
+            assertNamed("features", () -> d.setFeatures(null));
+            assertNamed("features", () -> d.setFeaturesDiscardingIotlb(null));
+            assertNamed("features", () -> d.setBackendFeatures(null));
+            assertNamed("addr", () -> d.setVringAddr(null));
+            assertNamed("message", () -> d.writeIotlb(null));
+            rejected("log base 0xffffffffffffffff is not a user address", () -> d.setLogBase(-1));
         }
+        assertNamed("bit", () -> DeviceStatus.RESET.has(null));
+        assertNamed("a null status bit", () -> DeviceStatus.of(DeviceStatusBit.ACKNOWLEDGE, null));
+        assertNamed("bits", () -> DeviceStatus.of((DeviceStatusBit[]) null));
+        assertNamed("a null backend feature", () -> BackendFeatures.of(BackendFeature.IOTLB_MSG_V2, null));
+        assertNamed("features", () -> BackendFeatures.of((BackendFeature[]) null));
+        assertNamed("feature", () -> new BackendFeatures(0).has(null));
+    }
+
+    private static void assertNamed(String name, org.junit.jupiter.api.function.Executable call) {
+        NullPointerException e = assertThrows(NullPointerException.class, call);
+        assertEquals(name, e.getMessage());
     }
 
     private static long openFds() throws java.io.IOException {

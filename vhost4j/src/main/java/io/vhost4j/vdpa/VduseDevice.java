@@ -38,6 +38,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>{@link #close()} stops the message thread and unmaps the IOTLB. Close the vhost-vdpa side and remove the vdpa
  * device first: while they exist the kernel may still send messages, and a message nobody answers stalls its
  * sender for the device's timeout (30 s) and then marks the device broken.
+ *
+ * <p>A VMM in this same process (a test, {@code vhostctl selftest}) should ack {@code IOTLB_BATCH} on the vhost-vdpa
+ * side: an unbatched UPDATE makes the kernel ask this device while it holds the process's address-space lock, so
+ * anything in the process that waits for that lock meanwhile (an {@code mmap}: the garbage collector growing the
+ * heap, a thread stack, a JIT code cache page) and that the message thread then waits for (a safepoint, a
+ * {@code malloc} lock) stalls the UPDATE until the device's timeout: it then fails with EFAULT and the device is
+ * broken. A batch is mapped at its BATCH_END, outside that lock.
  */
 public final class VduseDevice implements AutoCloseable {
     private final VduseConfig config;

@@ -49,6 +49,11 @@ public final class Fd implements AutoCloseable {
 
     /** Opens {@code path} with {@code open(2)} flags; a failure throws with the path in its message. */
     public static Fd open(String path, int flags) throws VhostException {
+        java.util.Objects.requireNonNull(path, "path");
+        if (path.isEmpty() || path.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException(path.isEmpty() ? "empty path" : "a path with a NUL character would"
+                    + " open another file: " + path.replace('\0', '@'));
+        }
         try (Arena arena = Arena.ofConfined()) {
             int fd = Sys.open(arena.allocateFrom(path), flags, 0);
             return adopt(Errors.check(fd, "open", path), path);
