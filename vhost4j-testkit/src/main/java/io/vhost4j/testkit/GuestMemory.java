@@ -108,10 +108,12 @@ public final class GuestMemory implements AutoCloseable {
 
     /** The table to give {@code VHOST_SET_MEM_TABLE}. */
     public MemoryTable memoryTable() {
+        checkOpen();
         return new MemoryTable(regions.stream().map(Region::toMemoryRegion).toList());
     }
 
     private Region regionOf(long guestPhysAddr, long size) {
+        checkOpen();
         for (Region r : regions) {
             long off = guestPhysAddr - r.guestPhysAddr();
             if (Long.compareUnsigned(off, r.size()) < 0 && size <= r.size() - off) {
@@ -136,6 +138,7 @@ public final class GuestMemory implements AutoCloseable {
 
     /** The guest-physical address of user address {@code userAddr}. */
     public long guestAddress(long userAddr) {
+        checkOpen();
         for (Region r : regions) {
             long off = userAddr - r.segment().address();
             if (Long.compareUnsigned(off, r.size()) < 0) {
@@ -144,6 +147,12 @@ public final class GuestMemory implements AutoCloseable {
         }
         throw new IllegalArgumentException("user address 0x" + Long.toHexString(userAddr)
                 + " is not inside guest memory");
+    }
+
+    private void checkOpen() {
+        if (!arena.scope().isAlive()) {
+            throw new IllegalStateException("guest memory is closed");
+        }
     }
 
     /** Unmaps every region; closing twice is harmless. */

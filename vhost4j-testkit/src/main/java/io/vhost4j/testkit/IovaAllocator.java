@@ -15,20 +15,26 @@ public final class IovaAllocator {
     private static final int CACHED_SIZES = 32, CACHE_DEPTH = 256;
     private final BitSet used;   // allocated, or kept in the cache
     private final BitSet live;   // handed out and not freed
+    private final int[] sizeAt;  // pages of the live allocation starting at each page, else 0
     private final long[][] cache = new long[CACHED_SIZES + 1][CACHE_DEPTH];
     private final int[] cached = new int[CACHED_SIZES + 1];
     private int cursor; // allocations search below this page index
     private int inUse;
 
-    /** IOVAs {@code [base, base + pages * 4096)}; {@code base} page-aligned. */
+    /** IOVAs {@code [base, base + pages * 4096)}; {@code base} page-aligned, the space below 2^64. */
     public IovaAllocator(long base, int pages) {
         if ((base & (PAGE - 1)) != 0 || pages <= 0) {
             throw new IllegalArgumentException("IOVA space at 0x" + Long.toHexString(base) + " of " + pages + " pages");
+        }
+        if (Long.compareUnsigned(base + (pages * PAGE - 1), base) < 0) {
+            throw new IllegalArgumentException("IOVA space at 0x" + Long.toHexString(base) + " of " + pages
+                    + " pages wraps past 2^64");
         }
         this.base = base;
         this.pages = pages;
         this.used = new BitSet(pages);
         this.live = new BitSet(pages);
+        this.sizeAt = new int[pages];
         this.cursor = pages;
     }
 
@@ -52,6 +58,7 @@ public final class IovaAllocator {
             cursor = at;
         }
         live.set(at, at + n);
+        sizeAt[at] = n;
         inUse += n;
         return base + at * PAGE;
     }
@@ -69,14 +76,26 @@ public final class IovaAllocator {
         return -1;
     }
 
-    /** Frees {@code n} pages from {@code iova} (as {@link #allocate} returned it). */
+    /** Whether {@code [iova, iova + n pages)} is one allocation {@link #allocate} handed out and not freed since. */
+    public boolean isAllocated(long iova, int n) {
+        long off = iova - base;
+        return n > 0 && (off & (PAGE - 1)) == 0 && Long.compareUnsigned(off / PAGE, pages) < 0
+                && sizeAt[(int) (off / PAGE)] == n;
+    }
+
+    /**
+     * Frees {@code n} pages from {@code iova}: exactly an allocation {@link #allocate} returned, as the DMA API
+     * unmaps exactly what it mapped.
+     *
+     * @throws IllegalArgumentException for anything else (a part of one, one freed already, never allocated)
+     */
     public void free(long iova, int n) {
-        long first = (iova - base) / PAGE;
-        if (iova < base || ((iova - base) & (PAGE - 1)) != 0 || first + n > pages
-                || live.nextClearBit((int) first) < first + n) {
-            throw new IllegalArgumentException("0x" + Long.toHexString(iova) + " (" + n + " pages) was not allocated");
+        if (!isAllocated(iova, n)) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(iova) + " (" + n + " pages) was not allocated"
+                    + " as one allocation (or was freed already)");
         }
-        int at = (int) first;
+        int at = (int) ((iova - base) / PAGE);
+        sizeAt[at] = 0;
         live.clear(at, at + n);
         inUse -= n;
         if (n <= CACHED_SIZES) {

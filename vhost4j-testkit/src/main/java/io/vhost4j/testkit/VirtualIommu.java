@@ -134,6 +134,17 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
         return (int) (((addr & (PAGE - 1)) + size + PAGE - 1) / PAGE);
     }
 
+    /** Whether every page of {@code [iova, iova + n pages)} has an entry. */
+    private boolean allMapped(long iova, int n) {
+        int first = index(iova);
+        for (int i = 0; i < n; i++) {
+            if ((long) ENTRY.getAcquire(table, 8L * (first + i)) == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private void setEntries(long iova, long gpa, int n, Access perm) {
         int first = index(iova);
         index(iova + (n * PAGE - 1));
@@ -162,6 +173,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
 
     @Override
     public synchronized long map(long gpa, int size, Access access) throws VhostException {
+        java.util.Objects.requireNonNull(access, "access");
         if (size <= 0) {
             throw new IllegalArgumentException("size " + size);
         }
@@ -186,6 +198,12 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
         int n = pagesOf(deviceAddr, size);
         if (Long.compareUnsigned(iova - base, streamingBytes()) >= 0) {
             throw new IllegalArgumentException("0x" + Long.toHexString(deviceAddr) + " is not a streaming mapping");
+        }
+        // Checked before anything changes: a second unmap (or one of another size) would otherwise take the pages of
+        // whichever buffer got the IOVA since, out of the table and out of the device's IOTLB.
+        if (size <= 0 || !allocator.isAllocated(iova, n) || !allMapped(iova, n)) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(deviceAddr) + " + " + size + " is not a live"
+                    + " mapping of map(): unmapped already, never mapped, or mapped with another size");
         }
         setEntries(iova, 0, n, null); // the translator forgets it first, then the device's IOTLB
         unmaps++;

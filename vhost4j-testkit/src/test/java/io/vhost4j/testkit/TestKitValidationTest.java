@@ -58,4 +58,60 @@ class TestKitValidationTest {
         rejected("no region", () -> GuestMemory.allocate(List.of()));
         assertTrue(Frames.sizeOf(0) >= 60);
     }
+
+    @Test
+    void iovaSpacesAndDmaRangesDoNotWrapAndAnAllocationIsFreedWhole() {
+        rejected("wraps past 2^64", () -> new IovaAllocator(-4096, 2));
+        new IovaAllocator(-4096, 1); // the last page of the space: no wrap
+        rejected("wraps past 2^64", () -> new DmaRange(-4096, 0, 8192));
+        rejected("wraps past 2^64", () -> new DmaRange(0, -4096, 8192));
+        assertEquals("dma", assertThrows(NullPointerException.class, () -> DmaRange.of(null, 0, 1)).getMessage());
+        IovaAllocator a = new IovaAllocator(1 << 20, 8);
+        long two = a.allocate(2);
+        assertTrue(a.isAllocated(two, 2));
+        assertTrue(!a.isAllocated(two, 1) && !a.isAllocated(two + 4096, 1), "a part is not an allocation");
+        rejected("was not allocated as one allocation", () -> a.free(two, 1));
+        rejected("was not allocated as one allocation", () -> a.free(two + 4096, 1));
+        rejected("was not allocated as one allocation", () -> a.free(two, 0));
+        assertEquals(2, a.pagesInUse(), "refused frees change nothing");
+        a.free(two, 2);
+        assertEquals(0, a.pagesInUse());
+    }
+
+    /**
+     * An unmap of what is not mapped (twice, another size, never) would take pages out of the table and the device's
+     * IOTLB that another buffer may hold: refused before anything changes, in both modes.
+     */
+    @Test
+    void aVirtualIommuRefusesAnUnmapOfWhatItDoesNotHaveMappedAndAMapWithoutAccess() throws Exception {
+        for (boolean strict : new boolean[] {true, false}) {
+            try (VirtualIommu v = strict ? VirtualIommu.strict(1 << 20, 16, 8)
+                    : VirtualIommu.lazy(1 << 20, 16, 8, 64, java.time.Duration.ofHours(1))) {
+                assertEquals("access", assertThrows(NullPointerException.class, () -> v.map(0x10000, 64, null))
+                        .getMessage());
+                long first = v.map(0x10000, 64, Access.RO);
+                v.unmap(first, 64);
+                rejected("is not a live mapping", () -> v.unmap(first, 64)); // twice
+                long second = v.map(0x20000, 64, Access.RW); // strict: the same IOVA again
+                io.vhost4j.iotlb.Translation t = new io.vhost4j.iotlb.Translation();
+                rejected("is not a live mapping", () -> v.unmap(second, 5000)); // two pages: it has one
+                rejected("is not a live mapping", () -> v.unmap(second - 4096 * 2, 64)); // never mapped
+                assertTrue(v.translate(second, Access.RW, t), "the second buffer keeps its mapping");
+                assertEquals(0x20000, t.guestPhysAddr());
+                assertEquals(2, v.stats().maps());
+                assertEquals(1, v.stats().unmaps(), "refused unmaps are not counted");
+                v.unmap(second, 64);
+            }
+        }
+    }
+
+    @Test
+    void closedGuestMemoryGivesNoAddresses() throws Exception {
+        GuestMemory g = GuestMemory.allocate(0, 1 << 16);
+        g.close();
+        for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                () -> g.slice(0, 1), () -> g.userAddress(0), () -> g.guestAddress(0), g::memoryTable)) {
+            assertEquals("guest memory is closed", assertThrows(IllegalStateException.class, call).getMessage());
+        }
+    }
 }
