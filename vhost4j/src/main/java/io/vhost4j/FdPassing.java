@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 import static io.vhost4j.internal.gen.VhostH.*;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -46,6 +47,8 @@ public final class FdPassing {
      * an {@code Integer} descriptor number the caller owns.
      */
     public static void send(Path socket, Map<String, ?> descriptors, Duration timeout) throws VhostException {
+        Objects.requireNonNull(socket, "socket");
+        Objects.requireNonNull(descriptors, "descriptors");
         Deadline deadline = Deadline.after(timeout);
         if (descriptors.isEmpty() || descriptors.size() > MAX_FDS) {
             throw new IllegalArgumentException(descriptors.size() + " descriptors: 1.." + MAX_FDS);
@@ -143,8 +146,9 @@ public final class FdPassing {
     }
 
     private static Fd unixSocket(Path socket) throws VhostException {
+        String name = socket.toString(); // first: nothing may fail between the socket and its owner
         return Fd.adopt(Errors.check(Sys.socket(AF_UNIX(), SOCK_STREAM() | SOCK_CLOEXEC(), 0), "socket(AF_UNIX)",
-                socket.toString()), socket.toString());
+                name), name);
     }
 
     private static Fd connect(Path socket, Deadline deadline) throws VhostException {
@@ -178,6 +182,7 @@ public final class FdPassing {
      * @throws VhostException ETIMEDOUT if nobody sent in time
      */
     public static Received receive(Path socket, Duration timeout) throws VhostException {
+        Objects.requireNonNull(socket, "socket"); // before the socket is made: nothing to leak
         Deadline deadline = Deadline.after(timeout);
         try (Fd listener = unixSocket(socket); Arena arena = Arena.ofConfined()) {
             Errors.check(Sys.bind(listener.number(), address(arena, socket)), "bind", socket.toString());
