@@ -60,6 +60,7 @@ public final class Tap implements NetBackend, AutoCloseable {
      * @throws VhostException EEXIST if an interface of that name exists ({@link #attach} uses one)
      */
     public static Tap create(String name, TapOptions options) throws VhostException {
+        java.util.Objects.requireNonNull(options, "options");
         return openTun(checkNew(name), false, options);
     }
 
@@ -68,6 +69,7 @@ public final class Tap implements NetBackend, AutoCloseable {
      * vhost-net device per queue pair. All or nothing: a failure closes the queues opened so far.
      */
     public static List<Tap> createMultiQueue(String name, int queues, TapOptions options) throws VhostException {
+        java.util.Objects.requireNonNull(options, "options");
         if (queues < 1 || queues > MAX_QUEUES) {
             throw new IllegalArgumentException(queues + " queues: 1.." + MAX_QUEUES);
         }
@@ -93,10 +95,13 @@ public final class Tap implements NetBackend, AutoCloseable {
      * @throws DeviceUnavailableException (ENODEV) if there is no tap of that name
      */
     public static Tap attach(String name, TapOptions options) throws VhostException {
+        java.util.Objects.requireNonNull(options, "options");
         checkName(name);
         int flags = existingTunFlags(name);
         if (flags < 0 || (flags & IFF_TAP()) == 0) {
-            throw Errors.failure(ENODEV(), "open", name + (flags < 0 ? " (no such interface)" : " (a tun, not a tap)"));
+            throw Errors.failure(ENODEV(), "open", name + (flags >= 0 ? " (a tun, not a tap)"
+                    : Files.exists(Path.of("/sys/class/net", name)) ? " (an interface, but not a tap)"
+                    : " (no such interface)"));
         }
         return openTun(name, (flags & IFF_MULTI_QUEUE()) != 0, options);
     }
@@ -106,8 +111,12 @@ public final class Tap implements NetBackend, AutoCloseable {
      * ({@code N} its interface index), set up as {@code options} say.
      */
     public static Tap openMacvtap(String name, TapOptions options) throws VhostException {
+        java.util.Objects.requireNonNull(options, "options");
         checkName(name);
         int ifindex = ifindex(name);
+        if (!isVtap(name, ifindex)) { // else /dev/tapN is some other interface's, or missing
+            throw Errors.failure(ENODEV(), "open", name + " (an interface, but not a macvtap or ipvtap)");
+        }
         Fd f = Fd.open("/dev/tap" + ifindex, O_RDWR() | O_NONBLOCK() | O_CLOEXEC());
         try {
             MemorySegment req = ifreq(name);
@@ -152,10 +161,11 @@ public final class Tap implements NetBackend, AutoCloseable {
     private static String checkName(String name) {
         java.util.Objects.requireNonNull(name, "interface name");
         byte[] bytes = name.getBytes(StandardCharsets.US_ASCII);
-        if (bytes.length == 0 || bytes.length >= IFNAMSIZ() || !name.chars().allMatch(c -> c > ' ' && c < 127
-                && c != '/')) {
+        // The kernel's dev_valid_name: not "." or "..", no '/', ':' or white space.
+        if (bytes.length == 0 || bytes.length >= IFNAMSIZ() || name.equals(".") || name.equals("..")
+                || !name.chars().allMatch(c -> c > ' ' && c < 127 && c != '/' && c != ':')) {
             throw new IllegalArgumentException("interface name \"" + name + "\" must be 1.." + (IFNAMSIZ() - 1)
-                    + " printable ASCII characters without '/' or spaces");
+                    + " printable ASCII characters without '/', ':' or spaces, and not \".\" or \"..\"");
         }
         return name;
     }
@@ -163,10 +173,21 @@ public final class Tap implements NetBackend, AutoCloseable {
     /** A name for a new interface: a pattern, or a name no interface has. */
     private static String checkNew(String name) throws VhostException {
         checkName(name);
+        int percent = name.indexOf('%');
+        if (percent >= 0 && (!name.startsWith("%d", percent) || name.indexOf('%', percent + 1) >= 0)) {
+            throw new IllegalArgumentException("interface name pattern \"" + name + "\": the kernel numbers one %d"
+                    + " and takes no other %");
+        }
         if (!name.contains("%") && Files.exists(Path.of("/sys/class/net", name))) {
             throw Errors.failure(EEXIST(), "TUNSETIFF", name);
         }
         return name;
+    }
+
+    /** Whether interface {@code name} is a macvtap or ipvtap: sysfs has its queue device {@code tap<ifindex>}. */
+    private static boolean isVtap(String name, int ifindex) {
+        return Files.exists(Path.of("/sys/class/net", name, "macvtap", "tap" + ifindex))
+                || Files.exists(Path.of("/sys/class/net", name, "ipvtap", "tap" + ifindex));
     }
 
     /** The tun flags of interface {@code name} from sysfs, or -1 if it is not a tun/tap interface. */
@@ -309,6 +330,7 @@ public final class Tap implements NetBackend, AutoCloseable {
 
     /** Applies the interface options of {@code options} now (offloads first); persistence as {@link #attach}. */
     public void reconfigure(TapOptions options) throws VhostException {
+        java.util.Objects.requireNonNull(options, "options");
         fd.acquire();
         try {
             configure(fd, name, options);

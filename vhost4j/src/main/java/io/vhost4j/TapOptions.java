@@ -17,6 +17,7 @@ import java.util.Set;
 public record TapOptions(int vnetHeaderSize, Set<TapOffload> offloads, int sendBufferBytes, boolean persistent) {
     /** Checks the options against the kernel's rules. */
     public TapOptions {
+        java.util.Objects.requireNonNull(offloads, "offloads");
         if (vnetHeaderSize != 10 && vnetHeaderSize != 12) {
             throw new IllegalArgumentException("vnet header size " + vnetHeaderSize + ": vhost-net uses 10 or 12");
         }
@@ -43,6 +44,10 @@ public record TapOptions(int vnetHeaderSize, Set<TapOffload> offloads, int sendB
 
     /** These options with {@code offloads}. */
     public TapOptions withOffloads(TapOffload... offloads) {
+        java.util.Objects.requireNonNull(offloads, "offloads");
+        for (TapOffload o : offloads) {
+            java.util.Objects.requireNonNull(o, "a null offload");
+        }
         return new TapOptions(vnetHeaderSize, offloads.length == 0 ? Set.of() : EnumSet.of(offloads[0], offloads),
                 sendBufferBytes, persistent);
     }

@@ -179,10 +179,37 @@ public class ValidationTest {
         rejected("queues", () -> Tap.createMultiQueue("vq%d", Tap.MAX_QUEUES + 1, TapOptions.defaults()));
         rejected("not a file descriptor", () -> Tap.adopt(-1));
         assertEquals("interface name", assertThrows(NullPointerException.class, () -> Tap.create(null)).getMessage());
+        for (String bad : new String[] {".", "..", "a:b", "tab\tname"}) { // the kernel's dev_valid_name refuses them
+            rejected("interface name", () -> Tap.create(bad));
+            rejected("interface name", () -> Tap.attach(bad, TapOptions.defaults()));
+        }
+        rejected("the kernel numbers one %d", () -> Tap.create("vq%d%d"));
+        rejected("the kernel numbers one %d", () -> Tap.create("vq%s"));
+        rejected("the kernel numbers one %d", () -> Tap.createMultiQueue("vq%", 2, TapOptions.defaults()));
+        assertEquals("options", assertThrows(NullPointerException.class, () -> Tap.create("vq%d", null)).getMessage());
+        assertEquals("options", assertThrows(NullPointerException.class,
+                () -> Tap.attach("lo", null)).getMessage());
+    }
+
+    /** An interface that exists but is not what the call opens is named as such, not as missing. */
+    @Test
+    void anInterfaceOfAnotherKindIsNotReportedMissing() {
+        VhostException tap = assertThrows(VhostException.class, () -> Tap.attach("lo", TapOptions.defaults()));
+        assertTrue(tap.getMessage().contains("lo (an interface, but not a tap)"), tap.getMessage());
+        VhostException vtap = assertThrows(VhostException.class, () -> Tap.openMacvtap("lo", TapOptions.defaults()));
+        assertTrue(vtap.getMessage().contains("lo (an interface, but not a macvtap or ipvtap)"), vtap.getMessage());
+        assertEquals(Errno.ENODEV, vtap.errno());
+        VhostException missing = assertThrows(VhostException.class,
+                () -> Tap.attach("vhost4jnone", TapOptions.defaults()));
+        assertTrue(missing.getMessage().contains("(no such interface)"), missing.getMessage());
     }
 
     @Test
     void tapOptionsFollowTheKernelsRulesBeforeAnyCall() {
+        assertEquals("offloads", assertThrows(NullPointerException.class, () -> new TapOptions(12, null, 0, false))
+                .getMessage());
+        assertEquals("a null offload", assertThrows(NullPointerException.class,
+                () -> TapOptions.defaults().withOffloads(TapOffload.CSUM, null)).getMessage());
         rejected("vnet header size 8", () -> TapOptions.defaults().withVnetHeaderSize(8));
         rejected("need CSUM", () -> TapOptions.defaults().withOffloads(TapOffload.TSO4));
         rejected("TSO_ECN needs TSO4 or TSO6", () -> TapOptions.defaults().withOffloads(TapOffload.CSUM,
