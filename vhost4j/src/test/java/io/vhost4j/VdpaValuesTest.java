@@ -73,4 +73,13 @@ class VdpaValuesTest {
         }
         assertThrows(IllegalArgumentException.class, () -> VhostVdpa.adopt(-1));
     }
+
+    @Test
+    void withoutVduseTheControlFileIsMissingWithTheModuleHint() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/vduse/control")), "this host has VDUSE");
+        DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class,
+                io.vhost4j.vdpa.VduseControl::open);
+        assertEquals(Errno.ENOENT, e.errno());
+        assertTrue(e.hint().contains("modprobe vduse"), e.hint());
+    }
 }

@@ -54,6 +54,10 @@ public final class Errors {
                 if (isOpen(operation) && "/dev/net/tun".equals(device)) {
                     return "the tun module is not loaded (modprobe tun)";
                 }
+                if (isOpen(operation) && "/dev/vduse/control".equals(device)) {
+                    return "the vduse module is not loaded (modprobe vduse), or this kernel lacks it (VDUSE net"
+                            + " devices need Linux 6.10+)";
+                }
             }
             case EACCES -> {
                 return "needs read/write access to " + device + " (root, or a group that owns the device node)";
