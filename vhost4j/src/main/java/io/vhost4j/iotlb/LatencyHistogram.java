@@ -39,9 +39,11 @@ public final class LatencyHistogram {
 
     /** Records one latency. */
     public void record(long nanos) {
+        nanos = Math.max(0, nanos); // a clock that went back is no negative latency
         counts[bucket(nanos)]++;
         count++;
-        sum += nanos;
+        long s = sum + nanos;
+        sum = s < sum ? Long.MAX_VALUE : s; // saturates instead of wrapping negative
         max = Math.max(max, nanos);
     }
 

@@ -89,5 +89,12 @@ class IotlbPartsTest {
         assertEquals(1_000_000, s.maxNanos());
         h.reset();
         assertEquals(0, h.snapshot().count());
+        h.record(-5); // a clock that went back
+        assertEquals(0, h.snapshot().p50Nanos(), "a negative latency counts as zero");
+        assertEquals(0, h.snapshot().meanNanos());
+        h.record(Long.MAX_VALUE);
+        h.record(Long.MAX_VALUE);
+        assertEquals(Long.MAX_VALUE, h.snapshot().maxNanos());
+        assertTrue(h.snapshot().meanNanos() >= 0, h.snapshot().toString());
     }
 }
