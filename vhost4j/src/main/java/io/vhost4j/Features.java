@@ -34,6 +34,7 @@ public record Features(DeviceKind kind, long bits) {
 
     /** Whether every bit of {@code other} is also set here. */
     public boolean containsAll(Features other) {
+        java.util.Objects.requireNonNull(other, "other");
         return (bits & other.bits) == other.bits;
     }
 
@@ -57,6 +58,7 @@ public record Features(DeviceKind kind, long bits) {
 
     /** The mask of {@code f}, after checking that it is of this kind of device. */
     private long maskOf(Feature f) {
+        java.util.Objects.requireNonNull(f, "feature");
         if (!kind.accepts(f)) {
             throw new IllegalArgumentException(f.name() + " is a " + (f instanceof NetFeature ? "net" : "vsock")
                     + " feature: not in the features of a " + kind + " device");
@@ -66,6 +68,7 @@ public record Features(DeviceKind kind, long bits) {
 
     /** The bits set in both. */
     public Features intersect(Features other) {
+        java.util.Objects.requireNonNull(other, "other");
         return new Features(kind, bits & other.bits);
     }
 

@@ -57,5 +57,12 @@ class FeaturesTest {
         assertTrue(Features.of(DeviceKind.GENERIC, VsockFeature.SEQPACKET).has(VsockFeature.SEQPACKET));
         assertEquals("kind", org.junit.jupiter.api.Assertions.assertThrows(NullPointerException.class,
                 () -> Features.of(null)).getMessage());
+        Features net = Features.of(DeviceKind.NET);
+        assertEquals("feature", org.junit.jupiter.api.Assertions.assertThrows(NullPointerException.class,
+                () -> net.has(null)).getMessage());
+        assertEquals("feature", org.junit.jupiter.api.Assertions.assertThrows(NullPointerException.class,
+                () -> net.with(NetFeature.CSUM, null)).getMessage());
+        assertEquals("other", org.junit.jupiter.api.Assertions.assertThrows(NullPointerException.class,
+                () -> net.intersect(null)).getMessage());
     }
 }
