@@ -71,6 +71,8 @@ public final class NetDriver implements AutoCloseable {
                          DmaWindow dma, boolean indirectTx, boolean inOrder) {
         /** Validates the buffer size against the MRG_RXBUF choice. */
         public Config {
+            SplitQueue.checkSize(queueSize);
+            java.util.Objects.requireNonNull(dma, "dma");
             if (!mergeableRxBuffers && rxBufferSize < HEADER_SIZE + MAX_FRAME) {
                 throw new IllegalArgumentException("RX buffers of " + rxBufferSize + " bytes need MRG_RXBUF (at least "
                         + (HEADER_SIZE + MAX_FRAME) + " without it)");

@@ -85,7 +85,8 @@ public final class SplitQueue implements AutoCloseable {
         return align(usedOffset(size) + 6 + 8L * size, 4096);
     }
 
-    private static void checkSize(int size) {
+    /** Refuses a size the virtio split ring cannot have: a power of two from 1 to 32768. */
+    static void checkSize(int size) {
         if (size <= 0 || size > 32768 || Integer.bitCount(size) != 1) {
             throw new IllegalArgumentException("queue size " + size + " is not a power of two in 1..32768");
         }
@@ -238,8 +239,12 @@ public final class SplitQueue implements AutoCloseable {
      * @return the chain's head descriptor, or -1 if there are not enough free descriptors
      */
     public int add(Buffer... chain) {
+        checkOpen();
         if (chain.length == 0) {
             throw new IllegalArgumentException("empty chain");
+        }
+        for (Buffer b : chain) {
+            java.util.Objects.requireNonNull(b, "a null buffer in the chain");
         }
         if (chain.length > numFree) {
             return -1;
@@ -277,8 +282,12 @@ public final class SplitQueue implements AutoCloseable {
      * @return the head descriptor, or -1 if the ring has no free descriptor
      */
     public int addIndirect(long tableGpa, Buffer... chain) {
+        checkOpen();
         if (chain.length == 0) {
             throw new IllegalArgumentException("empty chain");
+        }
+        for (Buffer b : chain) {
+            java.util.Objects.requireNonNull(b, "a null buffer in the chain");
         }
         if ((tableGpa & 15) != 0) {
             throw new IllegalArgumentException("indirect table 0x" + Long.toHexString(tableGpa)
@@ -309,6 +318,7 @@ public final class SplitQueue implements AutoCloseable {
      * @return whether the device was kicked
      */
     public boolean kick() throws VhostException {
+        checkOpen();
         int old = publishedIdx;
         int now = availIdx;
         if (old == now) {
@@ -335,6 +345,7 @@ public final class SplitQueue implements AutoCloseable {
      * notification suppression says (the way to resume a device that stopped polling after a fault).
      */
     public void forceKick() throws VhostException {
+        checkOpen();
         U16.setRelease(avail, 2L, (short) availIdx);
         publishedIdx = availIdx;
         kickFd.signal();
@@ -349,6 +360,7 @@ public final class SplitQueue implements AutoCloseable {
      *         batch it did not publish whole
      */
     public Used pollUsed() {
+        checkOpen();
         if (pendingHead < 0) {
             int usedIdx = Short.toUnsignedInt((short) U16.getAcquire(used, 2L));
             if (usedIdx == lastUsedIdx) {
@@ -446,6 +458,13 @@ public final class SplitQueue implements AutoCloseable {
                 return u;
             }
             callFd.await(Duration.ofNanos(Math.min(left, 50_000_000L)));
+        }
+    }
+
+    /** Use after {@link #close()} is an {@link IllegalStateException}, also for calls that would signal nothing. */
+    private void checkOpen() {
+        if (kickFd.isClosed()) {
+            throw new IllegalStateException("the queue is closed");
         }
     }
 

@@ -114,4 +114,23 @@ class TestKitValidationTest {
             assertEquals("guest memory is closed", assertThrows(IllegalStateException.class, call).getMessage());
         }
     }
+
+    @Test
+    void aDriverConfigAndAClosedQueueRefuseWhatTheyCannotServe() throws Exception {
+        rejected("queue size 0", () -> new NetDriver.Config(0, false, false, 2048, DmaWindow.PHYSICAL, false, false));
+        assertEquals("dma", assertThrows(NullPointerException.class,
+                () -> NetDriver.Config.defaults().withDma(null)).getMessage());
+        try (GuestMemory g = GuestMemory.allocate(0, 1 << 20)) {
+            SplitQueue q = new SplitQueue(g, 0, 4, DmaWindow.PHYSICAL, false);
+            assertEquals("a null buffer in the chain", assertThrows(NullPointerException.class,
+                    () -> q.add(new SplitQueue.Buffer(0x10000, 64, false), null)).getMessage());
+            assertEquals(4, q.numFree(), "a refused chain takes no descriptor");
+            q.close();
+            for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> q.add(new SplitQueue.Buffer(0x10000, 64, false)), q::kick, q::forceKick, q::pollUsed,
+                    () -> q.addIndirect(0x20000, new SplitQueue.Buffer(0x10000, 64, false)))) {
+                assertEquals("the queue is closed", assertThrows(IllegalStateException.class, call).getMessage());
+            }
+        }
+    }
 }
