@@ -98,10 +98,35 @@ static int wait_ready(int ep, int fd, int stop_fd) {
 }
 
 /* The loop of serve() on a wait set made (ep) or not (-1). */
+/* The duplicate count of the Java manager, for comparison: a miss inside one of the 16 newest answers since the
+ * last invalidation (the caller bumps out[4] before each INVALIDATE it writes). Counted, never acted on. */
+#define RECENT 16
+struct recent { uint64_t first[RECENT], last[RECENT]; int n, next; int64_t epoch; };
+
+static int recent_covers(struct recent *r, const volatile int64_t *epoch, uint64_t iova) {
+    int64_t e = *epoch;
+    if (e != r->epoch) {
+        r->epoch = e;
+        r->n = 0;
+    }
+    for (int i = 0; i < r->n; i++) {
+        if (iova >= r->first[i] && iova <= r->last[i]) return 1;
+    }
+    return 0;
+}
+
+static void recent_add(struct recent *r, uint64_t first, uint64_t last) {
+    r->first[r->next] = first;
+    r->last[r->next] = last;
+    r->next = (r->next + 1) % RECENT;
+    if (r->n < RECENT) r->n++;
+}
+
 static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t *out,
                       int64_t *samples, int64_t cap) {
     struct vhost_msg_v2 msg;
-    out[0] = out[1] = out[2] = 0;
+    struct recent recent = {.epoch = out[4]};
+    out[0] = out[1] = out[2] = out[3] = 0;
     for (;;) {
         int ready = wait_ready(ep, fd, stop_fd);
         if (ready <= 0) {
@@ -116,6 +141,7 @@ static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const
             }
             if (r != sizeof msg || msg.iotlb.type != VHOST_IOTLB_MISS) continue;
             int64_t t0 = now_ns();
+            int duplicate = recent_covers(&recent, (const volatile int64_t *) &out[4], msg.iotlb.iova);
             struct vhost_iotlb_msg update = {0};
             if (!translate(ctx, msg.iotlb.iova, &update)) {
                 out[2]++;
@@ -130,6 +156,8 @@ static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const
             if (samples) samples[out[0] % cap] = ns;
             out[0]++;
             out[1] += ns;
+            out[3] += duplicate;
+            recent_add(&recent, update.iova, update.iova + update.size - 1);
         }
     }
 }

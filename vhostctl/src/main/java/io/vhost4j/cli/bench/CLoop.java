@@ -33,13 +33,20 @@ public final class CLoop implements AutoCloseable {
     }
 
     /** Slots of the counters the miss loops fill as they run. */
-    public static final int COUNTERS = 3;
+    public static final int COUNTERS = 5;
     /** Counter slot: misses answered. */
     public static final int ANSWERED = 0;
     /** Counter slot: total service nanoseconds of the answered misses. */
     public static final int SERVICE_NANOS = 1;
     /** Counter slot: misses refused (no mapping). */
     public static final int REFUSED = 2;
+    /**
+     * Counter slot: answered misses inside one of the 16 newest answers since the last invalidation, counted as the
+     * Java manager counts its duplicates (for comparison only; the C loop answers them all).
+     */
+    public static final int DUPLICATES = 3;
+    /** Counter slot the caller bumps before each INVALIDATE it writes: the C loop then forgets its newest answers. */
+    public static final int INVALIDATIONS = 4;
 
     /** Nanoseconds for {@code n} {@code ioctl(VHOST_GET_FEATURES)} calls on {@code fd} in a C loop. */
     public long getFeaturesNanos(int fd, long n) {

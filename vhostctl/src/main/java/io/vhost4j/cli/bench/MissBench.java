@@ -228,21 +228,27 @@ public final class MissBench {
             Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() ->
                     rc[0] = c.serveMisses(l.net().fd(), stopFd.fd(), NetLoopback.IOVA_OFFSET, NetLoopback.GUEST_BASE,
                             windowSize(l), ubase, 4096L, l.net().iotlbMessagesV2(), wait, counters));
-            Runnable invalidate = unchecked(() ->
-                    l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l))));
+            Runnable invalidate = unchecked(() -> {
+                // Before the INVALIDATE: a miss it causes must find the C loop's newest answers forgotten.
+                counters.setAtIndex(JAVA_LONG, CLoop.INVALIDATIONS, counters.getAtIndex(JAVA_LONG, CLoop.INVALIDATIONS) + 1);
+                l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l)));
+            });
             Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
             long m0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+            long d0 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
             long t0 = System.nanoTime(), cpu0 = cpuNanos(server);
             long frames = Churn.tx(List.of(l), invalidate, seconds);
             double secs = (System.nanoTime() - t0) / 1e9;
             long cpu = cpuNanos(server) - cpu0;
             long m1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+            long d1 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
             stopFd.signal();
             server.join();
             if (rc[0] != 0) {
                 throw new IllegalStateException("C miss loop failed: " + rc[0]);
             }
-            return new MissRun((m1 - m0) / secs, frames / secs, 0, m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0),
+            return new MissRun((m1 - m0) / secs, frames / secs, m1 == m0 ? 0 : (d1 - d0) / (double) (m1 - m0),
+                    m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0),
                     m1 == m0 ? 0 : cpu / 1e3 / (m1 - m0));
         }
     }
@@ -255,6 +261,7 @@ public final class MissBench {
         Samples jm = new Samples(rounds), jf = new Samples(rounds), dup = new Samples(rounds), js = new Samples(rounds);
         Samples cm = new Samples(rounds), cf = new Samples(rounds), cs = new Samples(rounds);
         Samples ef = new Samples(rounds), es = new Samples(rounds); // the C loop sleeping in epoll_wait
+        Samples cd = new Samples(rounds), ed = new Samples(rounds); // the C loops' duplicate shares
         Samples jc = new Samples(rounds), cc = new Samples(rounds), ec = new Samples(rounds); // CPU per miss
         JitState jit;
         ManagerDetail detail;
@@ -279,11 +286,13 @@ public final class MissBench {
                     cf.add(r.framesPerSecond());
                     cs.add(r.meanServiceMicros());
                     cc.add(r.cpuMicrosPerMiss());
+                    cd.add(r.duplicateShare());
                     progress.say("IOTLB misses, 1 device, plain C miss loop (epoll) in the same process" + of);
                     MissRun e = cRound(c, CLoop.Wait.EPOLL);
                     ef.add(e.framesPerSecond());
                     es.add(e.meanServiceMicros());
                     ec.add(e.cpuMicrosPerMiss());
+                    ed.add(e.duplicateShare());
                 }
             }
             progress.say("IOTLB misses, 1 device, Java manager sampled by JFR (not in the medians)");
@@ -319,8 +328,9 @@ public final class MissBench {
                 rounds(js, c == null ? null : cs)));
         figures.add(new Figure("iotlb.one_device.tx64_frames_per_s", "TX 64 B frames under that miss load, 1 device ("
                 + median + ")", jf.median(), c == null ? null : cf.median(), "frames/s",
-                String.format("Java: %.0f%% of misses were duplicates; ", 100 * dup.median())
-                        + rounds(jf, c == null ? null : cf)));
+                String.format("duplicate misses: Java %.0f%%", 100 * dup.median())
+                        + (c == null ? "" : String.format(", C %.0f%% (poll) / %.0f%% (epoll)", 100 * cd.median(),
+                        100 * ed.median())) + "; " + rounds(jf, c == null ? null : cf)));
         figures.add(new Figure("iotlb.one_device.cpu_us_per_miss", "CPU time of the serving thread per miss read"
                 + " (user + system, " + median + ")", jc.median(), c == null ? null : cc.median(), "µs", null));
         figures.add(new Figure("iotlb.one_device.epoll_c.cpu_us_per_miss", "CPU time per miss, against the C loop"
