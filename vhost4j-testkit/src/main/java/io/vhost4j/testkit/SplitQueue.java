@@ -240,12 +240,7 @@ public final class SplitQueue implements AutoCloseable {
      */
     public int add(Buffer... chain) {
         checkOpen();
-        if (chain.length == 0) {
-            throw new IllegalArgumentException("empty chain");
-        }
-        for (Buffer b : chain) {
-            java.util.Objects.requireNonNull(b, "a null buffer in the chain");
-        }
+        checkChain(chain);
         if (chain.length > numFree) {
             return -1;
         }
@@ -283,12 +278,7 @@ public final class SplitQueue implements AutoCloseable {
      */
     public int addIndirect(long tableGpa, Buffer... chain) {
         checkOpen();
-        if (chain.length == 0) {
-            throw new IllegalArgumentException("empty chain");
-        }
-        for (Buffer b : chain) {
-            java.util.Objects.requireNonNull(b, "a null buffer in the chain");
-        }
+        checkChain(chain);
         if ((tableGpa & 15) != 0) {
             throw new IllegalArgumentException("indirect table 0x" + Long.toHexString(tableGpa)
                     + " is not 16-byte aligned");
@@ -458,6 +448,16 @@ public final class SplitQueue implements AutoCloseable {
                 return u;
             }
             callFd.await(Duration.ofNanos(Math.min(left, 50_000_000L)));
+        }
+    }
+
+    /** Refuses an empty chain or a null buffer in it, before a descriptor is taken. */
+    private static void checkChain(Buffer[] chain) {
+        if (chain.length == 0) {
+            throw new IllegalArgumentException("empty chain");
+        }
+        for (Buffer b : chain) {
+            java.util.Objects.requireNonNull(b, "a null buffer in the chain");
         }
     }
 
