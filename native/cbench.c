@@ -97,7 +97,6 @@ static int wait_ready(int ep, int fd, int stop_fd) {
     }
 }
 
-/* The loop of serve() on a wait set made (ep) or not (-1). */
 /* The duplicate count of the Java manager, for comparison: a miss inside one of the 16 newest answers since the
  * last invalidation (the caller bumps out[4] before each INVALIDATE it writes). Counted, never acted on. */
 #define RECENT 16
@@ -122,6 +121,7 @@ static void recent_add(struct recent *r, uint64_t first, uint64_t last) {
     if (r->n < RECENT) r->n++;
 }
 
+/* The loop of serve() on a wait set made (ep) or not (-1). */
 static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t *out,
                       int64_t *samples, int64_t cap) {
     struct vhost_msg_v2 msg;
