@@ -25,9 +25,16 @@ public final class HostVsock implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Connects to {@code port} of guest {@code cid}: a stream socket, or a seqpacket one. */
+    /**
+     * Connects to {@code port} of guest {@code cid}: a stream socket, or a seqpacket one. The CID is a u32 and
+     * the port a u32 held in an {@code int}; neither may be the "any" value (-1).
+     */
     public static HostVsock connect(long cid, int port, boolean seqpacket) throws VhostException {
-        String name = "vsock " + cid + ":" + port;
+        if (cid < 0 || cid >= 0xffff_ffffL || port == -1) { // else (int) cid would name another guest
+            throw new IllegalArgumentException("vsock address " + cid + ":" + Integer.toUnsignedString(port)
+                    + ": the CID is 0..4294967294 and the port not 4294967295 (the \"any\" values)");
+        }
+        String name = "vsock " + cid + ":" + Integer.toUnsignedString(port);
         int s = Errors.check(Sys.socket(AF_VSOCK(), (seqpacket ? SOCK_SEQPACKET() : SOCK_STREAM()) | SOCK_CLOEXEC(),
                 0), "socket(AF_VSOCK)", name);
         Fd fd = Fd.adopt(s, name);

@@ -37,6 +37,7 @@ public final class PacketSocket implements AutoCloseable {
 
     /** Binds a non-blocking packet socket to {@code tap} for frames of {@code etherType}. */
     public static PacketSocket open(Tap tap, int etherType) throws VhostException {
+        java.util.Objects.requireNonNull(tap, "tap");
         return open(tap.name(), tap.ifindex(), etherType);
     }
 

@@ -42,6 +42,9 @@ public record VnetHeader(int flags, int gsoType, int hdrLen, int gsoSize, int cs
      * hands a device with TSO4 ({@code l3Offset}: where the IPv4 header starts, 14 after Ethernet).
      */
     public static VnetHeader tcp4(int l3Offset, int mss) {
+        if (l3Offset < 0 || mss <= 0) { // the kernel refuses a GSO header with gso_size 0
+            throw new IllegalArgumentException("TSO4 header with the IPv4 header at " + l3Offset + " and MSS " + mss);
+        }
         int tcp = l3Offset + 20;
         return new VnetHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM(), VIRTIO_NET_HDR_GSO_TCPV4(), tcp + 20, mss, tcp, 16, 0);
     }

@@ -133,4 +133,16 @@ class TestKitValidationTest {
             }
         }
     }
+
+    @Test
+    void vsockAddressesAndTsoHeadersAreWhatTheKernelTakes() {
+        rejected("vsock address 4294967299:1234", () -> HostVsock.connect(0x1_0000_0003L, 1234, false)); // not CID 3
+        rejected("vsock address -1:1234", () -> HostVsock.connect(-1, 1234, false));
+        rejected("vsock address 4294967295:1234", () -> HostVsock.connect(0xffff_ffffL, 1234, false));
+        rejected("vsock address 3:4294967295", () -> HostVsock.connect(3, -1, false));
+        rejected("MSS 0", () -> VnetHeader.tcp4(14, 0));
+        rejected("IPv4 header at -1", () -> VnetHeader.tcp4(-1, 1448));
+        assertEquals("tap", assertThrows(NullPointerException.class, () -> PacketSocket.open((io.vhost4j.Tap) null,
+                Frames.ETHER_TYPE)).getMessage());
+    }
 }
