@@ -100,7 +100,7 @@ public final class Tap implements NetBackend, AutoCloseable {
         int flags = existingTunFlags(name);
         if (flags < 0 || (flags & IFF_TAP()) == 0) {
             throw Errors.failure(ENODEV(), "open", name + (flags >= 0 ? " (a tun, not a tap)"
-                    : Files.exists(Path.of("/sys/class/net", name)) ? " (an interface, but not a tap)"
+                    : interfaceExists(name) ? " (an interface, but not a tap)"
                     : " (no such interface)"));
         }
         return openTun(name, (flags & IFF_MULTI_QUEUE()) != 0, options);
@@ -178,10 +178,15 @@ public final class Tap implements NetBackend, AutoCloseable {
             throw new IllegalArgumentException("interface name pattern \"" + name + "\": the kernel numbers one %d"
                     + " and takes no other %");
         }
-        if (!name.contains("%") && Files.exists(Path.of("/sys/class/net", name))) {
+        if (!name.contains("%") && interfaceExists(name)) {
             throw Errors.failure(EEXIST(), "TUNSETIFF", name);
         }
         return name;
+    }
+
+    /** Whether a network interface of that name exists (sysfs). */
+    private static boolean interfaceExists(String name) {
+        return Files.exists(Path.of("/sys/class/net", name));
     }
 
     /** Whether interface {@code name} is a macvtap or ipvtap: sysfs has its queue device {@code tap<ifindex>}. */

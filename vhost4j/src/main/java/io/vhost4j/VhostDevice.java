@@ -55,7 +55,8 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * Opens {@code path} read-write and non-blocking, and checks what it opened before any other call reaches it:
      * for {@link DeviceKind#NET} and {@link DeviceKind#VSOCK}, that it is that misc device (as {@link #adoptChecked}
      * does), whatever the node's name; for any other kind, that it is a character device (a vhost device's
-     * {@code writeIotlb} must never write into a regular file or a disk).
+     * {@code writeIotlb} must never write into a regular file or a disk), and for {@link DeviceKind#GENERIC} one
+     * that answers {@code VHOST_GET_FEATURES} (vhost-vdpa checks its node its own way).
      *
      * @throws IllegalArgumentException if it is another file (closed again)
      */
@@ -67,6 +68,12 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
                 checkDeviceNumber(opened, kind, path + " (");
             } else if (!opened.characterDevice()) {
                 throw new IllegalArgumentException(path + " is not a character device, so not a vhost device");
+            } else if (kind == DeviceKind.GENERIC) {
+                int rc = Sys.ioctl(f.number(), VHOST_GET_FEATURES(), Sys.scratch()); // ours alone yet: not held
+                if (rc < 0) {
+                    throw new IllegalArgumentException(path + " does not answer VHOST_GET_FEATURES (" + Errors.name(-rc)
+                            + "): not a vhost device");
+                }
             }
         } catch (IllegalArgumentException e) {
             f.close();
@@ -153,14 +160,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * {@code write}) ever reaches another kind of file.
      */
     public static VhostDevice open(String path) throws VhostException {
-        VhostDevice d = new VhostDevice(path, DeviceKind.GENERIC);
-        int rc = d.fd.ioctl(Sys.local(), VHOST_GET_FEATURES(), Sys.scratch());
-        if (rc < 0) {
-            d.close();
-            throw new IllegalArgumentException(path + " does not answer VHOST_GET_FEATURES (" + Errors.name(-rc)
-                    + "): not a vhost device");
-        }
-        return d;
+        return new VhostDevice(path, DeviceKind.GENERIC);
     }
 
     /** The device node, e.g. {@code /dev/vhost-net}. */

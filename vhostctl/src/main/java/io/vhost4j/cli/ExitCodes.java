@@ -50,7 +50,7 @@ final class ExitCodes {
             message += "\n  (no such kernel here? vhost4j's source tree runs any command in a throwaway guest kernel:"
                     + " ci/vm-run -- COMMAND)";
         } else if (e instanceof io.vhost4j.VhostException v && "accept".equals(v.operation())
-                && "ETIMEDOUT".equals(v.errnoName())) {
+                && v.errno() == io.vhost4j.Errno.ETIMEDOUT) {
             message += "\n  (no helper sent descriptors in time: run `vhostctl pass-fds --to " + v.device()
                     + " --pairs 2 --packet-socket` as root while selftest waits, or give it longer: --fds-timeout)";
         }

@@ -42,12 +42,13 @@ public final class Vhostctl {
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             int code = ExitCodes.of(e);
-            line.getErr().println("vhostctl: " + ExitCodes.remedy(e));
+            String remedy = ExitCodes.remedy(e);
+            line.getErr().println("vhostctl: " + remedy);
             if (wantsJson(parsed)) { // a pipeline reading --json output gets the failure as JSON too
                 Map<String, Object> failure = new LinkedHashMap<>();
                 failure.put("result", "error");
                 failure.put("exit_code", code);
-                failure.put("error", ExitCodes.remedy(e));
+                failure.put("error", remedy);
                 line.getOut().println(Json.write(failure));
             }
             return code;
