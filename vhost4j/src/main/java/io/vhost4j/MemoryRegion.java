@@ -6,11 +6,11 @@ package io.vhost4j;
  *
  * @param guestPhysAddr first guest-physical address
  * @param size          length in bytes, greater than 0
- * @param userAddr      where the region is mapped in this process
+ * @param userAddr      where the region is mapped in this process (in user space: below 2^63)
  */
 public record MemoryRegion(long guestPhysAddr, long size, long userAddr) {
 
-    /** Rejects an empty region and ranges that overflow 64 bits. */
+    /** Rejects an empty region, ranges that overflow 64 bits and user ranges outside user space. */
     public MemoryRegion {
         if (size <= 0) {
             throw new IllegalArgumentException("memory region size must be > 0, got " + size);
@@ -22,6 +22,10 @@ public record MemoryRegion(long guestPhysAddr, long size, long userAddr) {
         if (Long.compareUnsigned(userAddr + (size - 1), userAddr) < 0) {
             throw new IllegalArgumentException("user range 0x" + Long.toHexString(userAddr) + " + 0x"
                     + Long.toHexString(size) + " overflows 64 bits");
+        }
+        if (userAddr < 0 || userAddr + (size - 1) < 0) {
+            throw new IllegalArgumentException("user range 0x" + Long.toHexString(userAddr) + " + 0x"
+                    + Long.toHexString(size) + " reaches into the kernel's half of the address space");
         }
     }
 

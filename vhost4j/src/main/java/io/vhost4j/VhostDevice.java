@@ -402,10 +402,17 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      *
      * @throws IllegalArgumentException for asid != 0 without the IOTLB_ASID backend feature (vhost-net and
      *         vhost-vsock would silently use address space 0)
+     * @throws IllegalStateException on vhost-net or vhost-vsock whose features this object acked without
+     *         ACCESS_PLATFORM: the device IOTLB is off (the kernel answers EFAULT)
      */
     public void writeIotlb(IotlbMessage message) throws VhostException {
         java.util.Objects.requireNonNull(message, "message");
         checkAsid(message.asid());
+        Features f = acked;
+        if (kind != DeviceKind.VDPA && f != null && !f.has(VirtioFeature.ACCESS_PLATFORM)) {
+            throw new IllegalStateException(path() + " has no device IOTLB (ACCESS_PLATFORM not acked): nothing to "
+                    + message.type());
+        }
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         message.encode(m, iotlbMessagesV2());
         long n = iotlb.write(m);
@@ -588,17 +595,66 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         ioctl(l, "VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR(), s);
     }
 
-    /** {@code VHOST_SET_VRING_BASE}: the next available-ring index the device will read (0..65535). */
+    /**
+     * {@code VHOST_SET_VRING_BASE} of a split queue: the next available-ring index the device will read (0..65535).
+     *
+     * @throws IllegalStateException once {@link VirtioFeature#RING_PACKED} was acked here: a packed queue's base
+     *         also holds the used position ({@link #setPackedVringBase})
+     */
     public void setVringBase(int index, int base) throws VhostException {
         if (base < 0 || base > 0xffff) {
             throw new IllegalArgumentException("vring base " + base + " out of range 0..65535");
         }
+        checkSplit("setVringBase");
         vringState("VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE(), index, base);
     }
 
-    /** {@code VHOST_GET_VRING_BASE}: the next available-ring index the device will read. */
+    /**
+     * {@code VHOST_GET_VRING_BASE} of a split queue: the next available-ring index the device will read.
+     *
+     * @throws IllegalStateException once {@link VirtioFeature#RING_PACKED} was acked here ({@link #getPackedVringBase})
+     */
     public int getVringBase(int index) throws VhostException {
+        checkSplit("getVringBase");
         return getVringState("VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE(), index);
+    }
+
+    /**
+     * {@code VHOST_SET_VRING_BASE} of a packed queue: where the device resumes, available and used side.
+     *
+     * @throws IllegalStateException unless {@link VirtioFeature#RING_PACKED} was acked through this object (the kernel
+     *         would read the number as a split queue's index, and refuse or misread it)
+     */
+    public void setPackedVringBase(int index, PackedVringBase base) throws VhostException {
+        java.util.Objects.requireNonNull(base, "base");
+        checkPacked("setPackedVringBase");
+        vringState("VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE(), index, base.bits());
+    }
+
+    /**
+     * {@code VHOST_GET_VRING_BASE} of a packed queue.
+     *
+     * @throws IllegalStateException unless {@link VirtioFeature#RING_PACKED} was acked through this object
+     */
+    public PackedVringBase getPackedVringBase(int index) throws VhostException {
+        checkPacked("getPackedVringBase");
+        return PackedVringBase.fromBits(getVringState("VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE(), index));
+    }
+
+    private void checkSplit(String call) {
+        Features f = acked;
+        if (f != null && f.has(VirtioFeature.RING_PACKED)) {
+            throw new IllegalStateException(call + " on " + path() + ": its queues are packed (RING_PACKED acked),"
+                    + " use " + call.replace("Vring", "PackedVring"));
+        }
+    }
+
+    private void checkPacked(String call) {
+        Features f = acked;
+        if (f == null || !f.has(VirtioFeature.RING_PACKED)) {
+            throw new IllegalStateException(call + " on " + path() + ": RING_PACKED is not acked through this object"
+                    + " (its queues are split: use " + call.replace("PackedVring", "Vring") + ")");
+        }
     }
 
     /** {@code VHOST_SET_VRING_ENDIAN} (legacy virtio on a cross-endian host; ENOTTY if not built in). */

@@ -53,6 +53,7 @@ public final class VhostNet extends VhostDevice {
      * socket carries no vnet header: ack {@link VhostFeature#NET_VIRTIO_NET_HDR} with it, so that vhost-net handles it.
      */
     public void setBackend(int index, NetBackend backend) throws VhostException {
+        java.util.Objects.requireNonNull(backend, "backend (removeBackend(index) stops a queue)");
         vringFile("VHOST_NET_SET_BACKEND", VHOST_NET_SET_BACKEND(), index, switch (backend) {
             case Tap t -> t.handle();
             case PacketBackend p -> p.handle();

@@ -25,7 +25,7 @@ public record VringAddr(int index, AddressKind kind, long desc, long avail, long
     /** Alignment the kernel requires for the used ring. */
     public static final int USED_ALIGN = 4;
 
-    /** Validates the index and the alignment of each ring. */
+    /** Validates the index, the alignment of each ring, and that user addresses are in user space. */
     public VringAddr {
         if (index < 0 || index > 0xffff) {
             throw new IllegalArgumentException("vring index " + index + " out of range 0..65535");
@@ -36,6 +36,11 @@ public record VringAddr(int index, AddressKind kind, long desc, long avail, long
         checkAlign("descriptor table", desc, DESC_ALIGN);
         checkAlign("available ring", avail, AVAIL_ALIGN);
         checkAlign("used ring", used, USED_ALIGN);
+        if (kind == AddressKind.USER && (desc < 0 || avail < 0 || used < 0)) {
+            throw new IllegalArgumentException("user ring addresses in the kernel's half of the address space: "
+                    + "desc=0x" + Long.toHexString(desc) + ", avail=0x" + Long.toHexString(avail) + ", used=0x"
+                    + Long.toHexString(used));
+        }
     }
 
     private static void checkAlign(String what, long addr, int align) {

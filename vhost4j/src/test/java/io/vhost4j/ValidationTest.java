@@ -116,6 +116,8 @@ public class ValidationTest {
             rejected("vring index 5", () -> net.setVringAddr(VringAddr.ofUser(5, 0, 0, 0)));
             VhostException e = assertThrows(VhostException.class, () -> net.setVringNum(1, 256));
             assertEquals("ENOTTY", e.errnoName()); // a valid call does reach the "device"
+            NullPointerException noBackend = assertThrows(NullPointerException.class, () -> net.setBackend(0, null));
+            assertTrue(noBackend.getMessage().contains("removeBackend"), noBackend.getMessage());
         }
         try (VhostVsock vsock = nullVsock()) {
             rejected("vring index 2", () -> vsock.setVringBase(2, 0));
@@ -138,9 +140,28 @@ public class ValidationTest {
         rejected("descriptor table address 0x1008 is not 16-byte aligned", () -> VringAddr.ofUser(0, 0x1008, 0, 0));
         rejected("available ring address 0x1 is not 2-byte aligned", () -> VringAddr.ofUser(0, 0, 1, 0));
         rejected("used ring address 0x2 is not 4-byte aligned", () -> VringAddr.ofIova(0, 0, 0, 2));
+        rejected("kernel's half", () -> VringAddr.ofUser(0, 0xffff_8000_0000_0000L, 0x1000, 0x2000));
+        rejected("kernel's half", () -> VringAddr.ofUser(0, 0x1000, 0x2000, -4096));
+        assertEquals(-4096, VringAddr.ofIova(0, 0x1000, 0x2000, -4096).used()); // an IOVA may be anywhere
         VringAddr ok = VringAddr.ofIova(1, 0x1000, 0x2002, 0x3004);
         assertEquals(AddressKind.IOVA, ok.kind());
         assertTrue(ok.toString().contains("desc=0x1000"), ok.toString());
+    }
+
+    @Test
+    void packedRingBasesCarryBothPositionsAndWrapCountersInTheKernelsLayout() throws Exception {
+        assertEquals(0x8000_8000, PackedVringBase.initial().bits());
+        PackedVringBase b = new PackedVringBase(5, true, 0x7fff, false);
+        assertEquals(0x7fff_8005, b.bits());
+        assertEquals(b, PackedVringBase.fromBits(b.bits()));
+        assertEquals(new PackedVringBase(0x1234, false, 0x321, true), PackedVringBase.fromBits(0x8321_1234));
+        rejected("0..32767", () -> new PackedVringBase(0x8000, false, 0, false));
+        rejected("0..32767", () -> new PackedVringBase(0, false, -1, false));
+        try (VhostNet net = nullNet()) {
+            assertThrows(IllegalStateException.class, () -> net.setPackedVringBase(0, b), "RING_PACKED not acked");
+            assertThrows(IllegalStateException.class, () -> net.getPackedVringBase(0));
+            assertNamed("base", () -> net.setPackedVringBase(0, null));
+        }
     }
 
     @Test
@@ -149,6 +170,9 @@ public class ValidationTest {
         rejected("overflows 64 bits", () -> new MemoryRegion(-4096, 8192, 0x1000));
         rejected("overflows 64 bits", () -> new MemoryRegion(0, 8192, -4096));
         new MemoryRegion(-4096, 4096, 0x1000); // ends exactly at 2^64 - 1
+        rejected("kernel's half", () -> new MemoryRegion(0, 0x1000, 0xffff_8000_0000_0000L));
+        rejected("kernel's half", () -> new MemoryRegion(0, 0x2000, Long.MAX_VALUE - 0xfff)); // ends past 2^63
+        new MemoryRegion(0, 0x1000, Long.MAX_VALUE - 0xfff); // ends exactly at 2^63 - 1
         rejected("memory regions overlap", () -> MemoryTable.of(new MemoryRegion(0x10000, 0x2000, 0),
                 new MemoryRegion(0x11000, 0x1000, 0x100000)));
         MemoryTable.of(new MemoryRegion(0x10000, 0x1000, 0), new MemoryRegion(0x11000, 0x1000, 0x100000));

@@ -123,6 +123,7 @@ class IotlbKernelTest {
             r.loop.driver().configure();
             VhostException e = assertThrows(VhostException.class, () -> r.loop.net().setBackend(VhostNet.TX, r.loop.tap()));
             assertEquals("EFAULT", e.errnoName());
+            assertTrue(e.getMessage().contains("ManagedDevice.prefault"), e.getMessage());
             IotlbMessage miss = r.loop.net().readIotlb();
             assertEquals(IotlbType.MISS, miss.type());
             assertEquals(r.loop.driver().txQueue().usedGuestAddr() + IotlbRig.OFFSET, miss.iova()); // exact IOVA
@@ -181,6 +182,11 @@ class IotlbKernelTest {
                     () -> net.writeIotlb(IotlbMessage.update(0x1000, PAGE, uaddr, Access.RW)));
             assertEquals("EFAULT", off.errnoName());
             assertTrue(off.operation().startsWith("write(IOTLB UPDATE)"), off.operation());
+            assertTrue(off.getMessage().contains("ack ACCESS_PLATFORM"), off.getMessage());
+            // Features acked through this object without ACCESS_PLATFORM: refused before the write.
+            net.setFeatures(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1));
+            assertThrows(IllegalStateException.class,
+                    () -> net.writeIotlb(IotlbMessage.update(0x1000, PAGE, uaddr, Access.RW)));
             net.setFeatures(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1, VirtioFeature.ACCESS_PLATFORM));
             net.writeIotlb(IotlbMessage.update(0x1000, PAGE, uaddr, Access.RW));
             net.writeIotlb(IotlbMessage.invalidate(0x1000, PAGE));

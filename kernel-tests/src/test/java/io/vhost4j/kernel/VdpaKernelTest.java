@@ -1,6 +1,13 @@
 package io.vhost4j.kernel;
 
 import io.vhost4j.Access;
+import io.vhost4j.vdpa.VdpaManagement;
+import io.vhost4j.vdpa.VduseHandler;
+import io.vhost4j.vdpa.VduseDevice;
+import io.vhost4j.vdpa.VduseConfig;
+import io.vhost4j.DeviceKind;
+import io.vhost4j.Features;
+import io.vhost4j.PackedVringBase;
 import io.vhost4j.BackendFeature;
 import io.vhost4j.BackendFeatures;
 import io.vhost4j.DeviceStatus;
@@ -381,6 +388,63 @@ class VdpaKernelTest {
                     v.setOwner();
                     assertEquals(QUEUE, v.getVringSize(1), "the device behind the passed descriptor");
                 }
+            }
+        }
+    }
+
+    @Test
+    void aPackedQueueCarriesBothPositionsAndWrapCountersBetweenVhostVdpaAndTheDevice() throws Exception {
+        String name = name();
+        PackedVringBase deviceSide = new PackedVringBase(9, false, 7, true);
+        try (VduseControl control = VduseControl.open()) {
+            VduseDevice dev = control.create(VduseConfig.net(name, VduseNetDevice.MAC, QUEUE,
+                    VirtioFeature.RING_PACKED));
+            try (VdpaManagement management = VdpaManagement.open()) {
+                dev.setupQueue(0, QUEUE);
+                dev.setupQueue(1, QUEUE);
+                dev.start(new VduseHandler() {
+                    @Override
+                    public boolean setStatus(DeviceStatus status) {
+                        return true;
+                    }
+
+                    @Override
+                    public int queueAvailIndex(int index) {
+                        throw new AssertionError("a split queue's index asked of a packed device");
+                    }
+
+                    @Override
+                    public PackedVringBase packedQueueBase(int index) {
+                        return deviceSide;
+                    }
+                });
+                management.addDevice(name, "vduse");
+                try (VhostVdpa v = VhostVdpa.open(VdpaBus.bindToVhostVdpa(name, WAIT))) {
+                    v.setOwner();
+                    assertThrows(IllegalStateException.class, () -> v.setPackedVringBase(0, deviceSide),
+                            "RING_PACKED not acked yet");
+                    v.setFeatures(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1, VirtioFeature.ACCESS_PLATFORM,
+                            VirtioFeature.RING_PACKED));
+                    assertTrue((dev.getDriverFeatures() & VirtioFeature.RING_PACKED.mask()) != 0);
+                    assertThrows(IllegalStateException.class, () -> v.setVringBase(0, 5), "a split queue's call");
+                    assertThrows(IllegalStateException.class, () -> v.getVringBase(0), "a split queue's call");
+                    // Both halves reach the device: the used position and both wrap counters too.
+                    PackedVringBase set = new PackedVringBase(5, true, 3, false);
+                    v.setPackedVringBase(1, set);
+                    assertEquals(set, dev.queueInfo(1).packed());
+                    assertEquals(5, dev.queueInfo(1).availIndex());
+                    PackedVringBase high = new PackedVringBase(PackedVringBase.MAX_INDEX, false, 0x4321, true);
+                    v.setPackedVringBase(0, high);
+                    assertEquals(high, dev.queueInfo(0).packed());
+                    // And the device's answer comes back whole (the kernel asks it: VDUSE_GET_VQ_STATE).
+                    assertEquals(deviceSide, v.getPackedVringBase(0));
+                    assertEquals(deviceSide, v.getPackedVringBase(1));
+                } finally {
+                    management.deleteDevice(name);
+                }
+            } finally {
+                dev.close();
+                control.destroy(name);
             }
         }
     }

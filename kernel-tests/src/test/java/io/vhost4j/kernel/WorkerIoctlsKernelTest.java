@@ -14,6 +14,7 @@ import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The worker ioctls: VHOST_SET/GET_FORK_FROM_OWNER where the kernel has them, the vring worker calls. */
 @Tag("kernel")
@@ -67,6 +68,11 @@ class WorkerIoctlsKernelTest {
             assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, () -> net.getVringWorker(0)).errno());
             assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, () -> net.attachVringWorker(0, 0)).errno());
             assertEquals(Errno.ENOTTY, assertThrows(VhostException.class, () -> net.freeWorker(0)).errno());
+            // A worker id beyond the queues: the kernel reads it as a queue index (VHOST_FREE_WORKER reaches the
+            // vring calls), so the errno is ENOBUFS, and the message says why.
+            VhostException beyond = assertThrows(VhostException.class, () -> net.freeWorker(999));
+            assertEquals(Errno.ENOBUFS, beyond.errno());
+            assertTrue(beyond.getMessage().contains("no worker calls"), beyond.getMessage());
         }
     }
 }

@@ -2,6 +2,8 @@ package io.vhost4j.vdpa;
 
 import io.vhost4j.DeviceStatus;
 import io.vhost4j.EventFd;
+import io.vhost4j.PackedVringBase;
+import io.vhost4j.VirtioFeature;
 import io.vhost4j.VhostException;
 import io.vhost4j.internal.access.DeviceHandles;
 import io.vhost4j.internal.gen.pollfd;
@@ -13,6 +15,7 @@ import io.vhost4j.internal.gen.vduse_vq_config;
 import io.vhost4j.internal.gen.vduse_vq_eventfd;
 import io.vhost4j.internal.gen.vduse_vq_info;
 import io.vhost4j.internal.gen.vduse_vq_state;
+import io.vhost4j.internal.gen.vduse_vq_state_packed;
 import io.vhost4j.internal.gen.vduse_vq_state_split;
 import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.Fd;
@@ -132,13 +135,30 @@ public final class VduseDevice implements AutoCloseable {
     /** {@code VDUSE_VQ_GET_INFO}: queue {@code index} as the driver set it up. */
     public VduseQueueInfo queueInfo(int index) throws VhostException {
         checkQueue(index);
+        boolean packedRing = packedNegotiated(); // before the scratch buffer is filled: it uses it too
         MemorySegment s = Sys.scratch();
         s.asSlice(0, vduse_vq_info.sizeof()).fill((byte) 0);
         vduse_vq_info.index(s, index);
         ioctl("VDUSE_VQ_GET_INFO", VDUSE_VQ_GET_INFO(), s);
+        PackedVringBase packed = null;
+        int availIndex;
+        if (packedRing) { // the kernel fills the union's packed half then
+            MemorySegment p = vduse_vq_info.packed(s);
+            packed = new PackedVringBase(vduse_vq_state_packed.last_avail_idx(p) & PackedVringBase.MAX_INDEX,
+                    (vduse_vq_state_packed.last_avail_counter(p) & 1) != 0,
+                    vduse_vq_state_packed.last_used_idx(p) & PackedVringBase.MAX_INDEX,
+                    (vduse_vq_state_packed.last_used_counter(p) & 1) != 0);
+            availIndex = packed.availIndex();
+        } else {
+            availIndex = vduse_vq_state_split.avail_index(vduse_vq_info.split(s)) & 0xffff;
+        }
         return new VduseQueueInfo(index, vduse_vq_info.num(s), vduse_vq_info.desc_addr(s),
-                vduse_vq_info.driver_addr(s), vduse_vq_info.device_addr(s),
-                vduse_vq_state_split.avail_index(vduse_vq_info.split(s)) & 0xffff, vduse_vq_info.ready(s) != 0);
+                vduse_vq_info.driver_addr(s), vduse_vq_info.device_addr(s), availIndex, packed,
+                vduse_vq_info.ready(s) != 0);
+    }
+
+    private boolean packedNegotiated() throws VhostException {
+        return (getDriverFeatures() & VirtioFeature.RING_PACKED.mask()) != 0;
     }
 
     /**
@@ -273,7 +293,20 @@ public final class VduseDevice implements AutoCloseable {
             int index = vduse_vq_state.index(q);
             MemorySegment out = vduse_dev_response.vq_state(resp);
             vduse_vq_state.index(out, index);
-            vduse_vq_state_split.avail_index(vduse_vq_state.split(out), (short) handler.queueAvailIndex(index));
+            if (packedNegotiated()) {
+                PackedVringBase b = handler.packedQueueBase(index);
+                if (b == null) {
+                    ok = false;
+                } else {
+                    MemorySegment p = vduse_vq_state.packed(out);
+                    vduse_vq_state_packed.last_avail_idx(p, (short) b.availIndex());
+                    vduse_vq_state_packed.last_avail_counter(p, (short) (b.availWrap() ? 1 : 0));
+                    vduse_vq_state_packed.last_used_idx(p, (short) b.usedIndex());
+                    vduse_vq_state_packed.last_used_counter(p, (short) (b.usedWrap() ? 1 : 0));
+                }
+            } else {
+                vduse_vq_state_split.avail_index(vduse_vq_state.split(out), (short) handler.queueAvailIndex(index));
+            }
         } else if (type == VDUSE_SET_STATUS()) {
             int status = vduse_dev_request.s(req).get(JAVA_BYTE, 0) & 0xff;
             ok = handler.setStatus(new DeviceStatus(status));

@@ -1,5 +1,7 @@
 package io.vhost4j.vdpa;
 
+import io.vhost4j.PackedVringBase;
+
 import io.vhost4j.DeviceStatus;
 
 /**
@@ -15,8 +17,18 @@ public interface VduseHandler {
      */
     boolean setStatus(DeviceStatus status);
 
-    /** The next available-ring index the device will read on queue {@code index} ({@code VHOST_GET_VRING_BASE}). */
+    /** The next available-ring index the device will read on split queue {@code index} ({@code VHOST_GET_VRING_BASE}). */
     int queueAvailIndex(int index);
+
+    /**
+     * Where packed queue {@code index} stands ({@code VHOST_GET_VRING_BASE} once RING_PACKED is negotiated); asked
+     * instead of {@link #queueAvailIndex} then.
+     *
+     * @return the state, or {@code null} (the default: a device without packed queues) to fail the request
+     */
+    default PackedVringBase packedQueueBase(int index) {
+        return null;
+    }
 
     /**
      * The mappings in {@code [start, last]} changed (one call per kernel {@code set_map}: a whole IOTLB batch is one

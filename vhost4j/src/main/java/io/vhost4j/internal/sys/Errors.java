@@ -86,6 +86,21 @@ public final class Errors {
                     return "an interface of that name exists: Tap.attach() uses an existing tap";
                 }
             }
+            case EFAULT -> {
+                if (vhost && !device.startsWith("/dev/vhost-vdpa") && operation.startsWith("write(IOTLB")) {
+                    return "the device IOTLB is off: ack ACCESS_PLATFORM (setFeatures) first";
+                }
+                if (vhost && (operation.equals("VHOST_NET_SET_BACKEND") || operation.equals("VHOST_VSOCK_SET_RUNNING"))) {
+                    return "a ring is not accessible: set the memory table, the ring sizes and addresses first (with"
+                            + " the device IOTLB on, the used rings must be mapped: ManagedDevice.prefault)";
+                }
+            }
+            case ENOBUFS -> {
+                if (vhost && operation.equals("VHOST_FREE_WORKER")) {
+                    return "this device has no worker calls (VHOST_NEW_WORKER answers ENOTTY): its kernel read the"
+                            + " worker id as a queue index";
+                }
+            }
             case EBUSY -> {
                 if (vhost && operation.equals("VHOST_SET_OWNER")) {
                     return "the device already has an owner (VHOST_RESET_OWNER first)";
