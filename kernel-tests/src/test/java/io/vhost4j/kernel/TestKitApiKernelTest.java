@@ -14,6 +14,7 @@ import java.util.List;
 import static io.vhost4j.kernel.TestValues.WAIT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The test kit as an outside user meets it: heap segments, typed DMA ranges, page-rounded memory. */
@@ -56,6 +57,30 @@ class TestKitApiKernelTest {
                 loop.memory().slice(r.guestPhysAddress(), r.size()); // inside the guest memory
             }
             assertEquals((long) config.queueSize() * config.rxBufferSize(), d.rxBuffers().size());
+        }
+    }
+
+    @Test
+    void theDriverRefusesTrafficBeforeConfigureAndConfiguresOnce() throws Exception {
+        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vk%d")) {
+            NetDriver d = loop.driver();
+            // Before configure a frame would be left in flight in an unset queue (the next configure then failed).
+            assertThrows(IllegalStateException.class, () -> d.transmit(loop.frame(0), WAIT));
+            assertThrows(IllegalStateException.class, () -> d.queueTx(loop.frame(0), WAIT));
+            assertThrows(IllegalStateException.class, () -> d.receive(loop.frame(0), WAIT));
+            assertThrows(IllegalStateException.class, () -> d.attach(loop.tap()));
+            // A batch of 0 looped forever; a negative count or start is refused too.
+            assertThrows(IllegalArgumentException.class, () -> loop.txRun(0, 3, 0, WAIT));
+            assertThrows(IllegalArgumentException.class, () -> loop.rxRun(0, -1, 1, WAIT));
+            assertThrows(IllegalArgumentException.class, () -> loop.txRun(-1, 1, 1, WAIT));
+            assertThrows(IllegalArgumentException.class, () -> loop.frame(0, 10), "a 10-byte frame");
+            loop.start();
+            assertThrows(IllegalStateException.class, loop::start, "configured once");
+            // A null timeout is refused even where a TX slot is free and nothing would wait.
+            assertThrows(NullPointerException.class, () -> d.transmit(loop.frame(0), null));
+            assertThrows(NullPointerException.class, () -> loop.expectOnRx(0, null));
+            loop.txRun(0, 4, 2, WAIT); // nothing was left behind by the refusals
+            loop.rxRun(0, 4, 2, WAIT);
         }
     }
 }

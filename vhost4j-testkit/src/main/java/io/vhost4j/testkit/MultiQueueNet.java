@@ -125,6 +125,8 @@ public final class MultiQueueNet implements AutoCloseable {
      * @return frames seen per pair
      */
     public int[] txRun(int from, int count, int batch, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        NetLoopback.checkRun(from, count, batch);
         int n = pairs();
         int[] next = new int[n]; // per pair: the next sequence number expected
         int[] seen = new int[n];
@@ -174,6 +176,7 @@ public final class MultiQueueNet implements AutoCloseable {
      * @return frames received per pair
      */
     public int[] rxRun(int from, int count, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
         int n = pairs();
         int[] seen = new int[n];
         boolean[] arrived = new boolean[count];

@@ -247,11 +247,23 @@ public final class NetDriver implements AutoCloseable {
         this.mapper = java.util.Objects.requireNonNull(mapper, "mapper");
     }
 
+    /** Refuses {@code call} before {@link #configure()}: its queues are not set up (a frame would stay in flight). */
+    private void checkConfigured(String call) {
+        if (acked == null) {
+            throw new IllegalStateException(call + " before configure(): the queues are not set up");
+        }
+    }
+
     /**
      * Everything up to the backend: owner, features (and backend feature IOTLB_MSG_V2 with the IOTLB on),
-     * memory table, both rings, kick/call/err eventfds; then posts every RX buffer.
+     * memory table, both rings, kick/call/err eventfds; then posts every RX buffer. Once per driver.
+     *
+     * @throws IllegalStateException if it was configured already
      */
     public void configure() throws VhostException {
+        if (acked != null) {
+            throw new IllegalStateException("the driver is configured already");
+        }
         if (vdpa != null) {
             configureVdpa();
             return;
@@ -365,6 +377,7 @@ public final class NetDriver implements AutoCloseable {
      * A {@link PacketBackend} needs {@link #vhostAddsHeader()} before {@link #configure()}.
      */
     public void attach(NetBackend backend) throws VhostException {
+        checkConfigured("attach");
         VhostNet device = vhostNet("attach");
         if (backend instanceof PacketBackend && !vhostHeader) {
             throw new IllegalStateException("a packet socket has no vnet header: call vhostAddsHeader() before"
@@ -484,6 +497,8 @@ public final class NetDriver implements AutoCloseable {
      * @return false if no slot came free in time
      */
     public boolean transmit(MemorySegment frame, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        checkConfigured("transmit");
         if (!queueTx(frame, timeout)) {
             return false;
         }
@@ -499,6 +514,8 @@ public final class NetDriver implements AutoCloseable {
      * @return false if not enough slots came free in time
      */
     public boolean transmit(MemorySegment frame, VnetHeader header, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        checkConfigured("transmit");
         long len = frame.byteSize();
         if (len <= 0 || len > MAX_GSO_FRAME) {
             throw new IllegalArgumentException("frame of " + len + " bytes (1.." + MAX_GSO_FRAME + ")");
@@ -561,6 +578,8 @@ public final class NetDriver implements AutoCloseable {
      * @return false if no slot came free in time
      */
     public boolean queueTx(MemorySegment frame, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        checkConfigured("queueTx");
         return queueTx(frame, VnetHeader.NONE, timeout, MAX_FRAME);
     }
 
@@ -600,6 +619,7 @@ public final class NetDriver implements AutoCloseable {
 
     /** Publishes the frames {@link #queueTx} queued and kicks the device if it asked for it. */
     public void kickTx() throws VhostException {
+        checkConfigured("kickTx");
         tx.kick();
     }
 
@@ -619,6 +639,7 @@ public final class NetDriver implements AutoCloseable {
 
     /** Waits until every queued TX frame was used by the device, up to {@code timeout}; false on timeout. */
     public boolean flushTx(Duration timeout) throws IOException {
+        checkConfigured("flushTx");
         Deadline deadline = Deadline.after(timeout);
         while (true) {
             reclaimTx();
@@ -643,6 +664,8 @@ public final class NetDriver implements AutoCloseable {
      * @return the frame's length, or -1 if none arrived in time
      */
     public int receive(MemorySegment dst, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        checkConfigured("receive");
         SplitQueue.Used u = waitUsed(rx, timeout);
         if (u == null) {
             return -1;

@@ -217,8 +217,15 @@ public final class NetLoopback implements AutoCloseable {
         return Frames.sizeOf(seq);
     }
 
-    /** Frame {@code seq} of {@code size} bytes (valid until the next call). */
+    /**
+     * Frame {@code seq} of {@code size} bytes, 60..{@value NetDriver#MAX_FRAME} (valid until the next call).
+     *
+     * @throws IllegalArgumentException for a size outside that range
+     */
     public MemorySegment frame(int seq, int size) {
+        if (size < 60 || size > NetDriver.MAX_FRAME) {
+            throw new IllegalArgumentException("a frame of " + size + " bytes: 60.." + NetDriver.MAX_FRAME);
+        }
         return Frames.fill(frame.asSlice(0, size), seq, false);
     }
 
@@ -229,6 +236,7 @@ public final class NetLoopback implements AutoCloseable {
 
     /** Receives one frame on the packet socket and checks it is frame {@code seq}, byte for byte. */
     public void expectOnTap(int seq, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
         int n = peer.receive(got, timeout);
         if (n < 0) {
             throw new FrameCheckException("frame " + seq + " never reached the peer of " + backend);
@@ -238,6 +246,7 @@ public final class NetLoopback implements AutoCloseable {
 
     /** Receives one frame through the driver's RX queue and checks it is frame {@code seq}, byte for byte. */
     public void expectOnRx(int seq, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
         while (true) {
             int n = driver.receive(got, timeout);
             if (n < 0) {
@@ -254,6 +263,7 @@ public final class NetLoopback implements AutoCloseable {
 
     /** Whether nothing arrives on the packet socket within {@code wait} (no duplicates, or a stall). */
     public boolean tapSilent(Duration wait) throws VhostException {
+        java.util.Objects.requireNonNull(wait, "wait");
         return peer.receive(got, wait) < 0;
     }
 
@@ -265,8 +275,18 @@ public final class NetLoopback implements AutoCloseable {
         }
     }
 
+    /** Checks a run's arguments: frames {@code from .. from+count-1} (no overflow) in batches of at least one. */
+    static void checkRun(int from, int count, int batch) {
+        if (from < 0 || count < 0 || batch < 1 || from + count < 0) {
+            throw new IllegalArgumentException("a run of " + count + " frames from " + from + " in batches of " + batch
+                    + ": from >= 0, count >= 0 (from + count below 2^31), batch >= 1");
+        }
+    }
+
     /** Transmits frames {@code from .. from+count-1} in batches, checking each on the tap. */
     public void txRun(int from, int count, int batch, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        checkRun(from, count, batch);
         for (int i = from; i < from + count; i += batch) {
             int end = Math.min(from + count, i + batch);
             for (int s = i; s < end; s++) {
@@ -282,6 +302,8 @@ public final class NetLoopback implements AutoCloseable {
 
     /** Sends frames {@code from .. from+count-1} into the tap in batches, checking each in the RX queue. */
     public void rxRun(int from, int count, int batch, Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
+        checkRun(from, count, batch);
         for (int i = from; i < from + count; i += batch) {
             int end = Math.min(from + count, i + batch);
             for (int s = i; s < end; s++) {

@@ -104,6 +104,7 @@ public final class PacketSocket implements AutoCloseable {
 
     /** {@link #withVnetHeader()}: receives one frame into {@code buf} (the header apart), or {@code null} in time. */
     public Received receiveWithHeader(MemorySegment buf, Duration timeout) throws VhostException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
         if (!vnetHeader) {
             throw new IllegalStateException("call withVnetHeader() first");
         }

@@ -138,6 +138,7 @@ public final class VsockDriver implements AutoCloseable {
 
     /** The next packet from the host, or {@code null} if none came within {@code timeout}. */
     public Packet receive(Duration timeout) throws VhostException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
         if (!backlog.isEmpty()) {
             return backlog.poll();
         }
@@ -163,6 +164,7 @@ public final class VsockDriver implements AutoCloseable {
     /** Sends one packet (payload at most {@value #MAX_PAYLOAD} bytes), waiting up to {@code timeout} for a TX slot. */
     public void send(int type, int op, int flags, int srcPort, int dstPort, int fwdCnt, byte[] payload, int off, int len,
                      Duration timeout) throws IOException {
+        java.util.Objects.requireNonNull(timeout, "timeout");
         if (len < 0 || len > MAX_PAYLOAD) {
             throw new IllegalArgumentException("payload of " + len + " bytes (at most " + MAX_PAYLOAD + ")");
         }
@@ -389,11 +391,13 @@ public final class VsockDriver implements AutoCloseable {
 
         /** Shuts this side's sending down: the host reads end of stream. */
         public void shutdownOutput(Duration timeout) throws IOException {
+            java.util.Objects.requireNonNull(timeout, "timeout");
             sendControl(VIRTIO_VSOCK_OP_SHUTDOWN(), VIRTIO_VSOCK_SHUTDOWN_SEND(), timeout);
         }
 
         /** Resets the connection (the host's next read or write fails with ECONNRESET). */
         public void reset(Duration timeout) throws IOException {
+            java.util.Objects.requireNonNull(timeout, "timeout");
             sendControl(VIRTIO_VSOCK_OP_RST(), 0, timeout);
             reset = true;
         }
