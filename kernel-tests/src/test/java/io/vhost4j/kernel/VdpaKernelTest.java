@@ -334,12 +334,19 @@ class VdpaKernelTest {
             VhostException none = vhostFailure(() -> control.destroy(name));
             assertEquals(Errno.EINVAL, none.errno(), "no such device");
             assertEquals("no VDUSE device of that name", none.hint());
+            assertEquals("name", assertThrows(NullPointerException.class, () -> control.destroy(null)).getMessage());
             try (VduseNetDevice dev = VduseNetDevice.create(control, name, QUEUE)) {
                 assertEquals(Errno.EEXIST, vhostFailure(() -> VduseNetDevice.create(control, name, QUEUE)).errno());
-                assertEquals(Errno.EBUSY, vhostFailure(() -> control.destroy(name)).errno(), "its file is open");
+                VhostException busy = vhostFailure(() -> control.destroy(name));
+                assertEquals(Errno.EBUSY, busy.errno(), "its file is open");
+                assertTrue(busy.hint().contains("VduseDevice.close"), busy.hint());
                 assertTrue(dev.vduse().isServing());
                 try (io.vhost4j.vdpa.VdpaManagement m = io.vhost4j.vdpa.VdpaManagement.open()) {
                     assertTrue(m.device(name).isEmpty(), "not on the vDPA bus until added");
+                    assertEquals("name", assertThrows(NullPointerException.class,
+                            () -> m.addDevice(null, "vduse")).getMessage());
+                    assertEquals("managementDevice", assertThrows(NullPointerException.class,
+                            () -> m.addDevice(name, null)).getMessage());
                 }
             }
             control.destroy(name);

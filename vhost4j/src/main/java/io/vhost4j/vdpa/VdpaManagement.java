@@ -37,6 +37,7 @@ public final class VdpaManagement implements AutoCloseable {
     }
 
     private static void checkName(String name) {
+        java.util.Objects.requireNonNull(name, "name");
         if (name.isEmpty() || name.indexOf('\0') >= 0 || name.indexOf('/') >= 0) {
             throw new IllegalArgumentException("vdpa device name \"" + name + "\" must be non-empty, without '/'");
         }
@@ -52,6 +53,7 @@ public final class VdpaManagement implements AutoCloseable {
      */
     public void addDevice(String name, String managementDevice) throws VhostException {
         checkName(name);
+        java.util.Objects.requireNonNull(managementDevice, "managementDevice");
         List<Attr> attrs = new ArrayList<>();
         int slash = managementDevice.indexOf('/');
         if (slash >= 0) {

@@ -116,6 +116,7 @@ public final class VduseControl implements AutoCloseable {
      * otherwise; EINVAL if there is no such device).
      */
     public void destroy(String name) throws VhostException {
+        java.util.Objects.requireNonNull(name, "name");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment n = arena.allocate(VDUSE_NAME_MAX());
             byte[] b = name.getBytes(StandardCharsets.UTF_8);

@@ -198,6 +198,7 @@ public final class VduseDevice implements AutoCloseable {
 
     /** {@code VDUSE_DEV_SET_CONFIG}: rewrites part of the configuration space. */
     public void setConfig(int offset, byte[] data) throws VhostException {
+        Objects.requireNonNull(data, "data");
         int size = config.config().length;
         if (offset < 0 || data.length == 0 || offset > size || data.length > size - offset) {
             throw new IllegalArgumentException("config range " + offset + "+" + data.length + " outside the " + size

@@ -207,11 +207,13 @@ public final class VduseIotlb implements AutoCloseable {
 
     /** Copies {@code dst.byteSize()} bytes from IOVA {@code iova} (needs read access). */
     public void read(long iova, MemorySegment dst) throws IovaFaultException {
+        java.util.Objects.requireNonNull(dst, "dst");
         copy(iova, dst, Access.RO);
     }
 
     /** Copies {@code src} to IOVA {@code iova} (needs write access). */
     public void write(long iova, MemorySegment src) throws IovaFaultException {
+        java.util.Objects.requireNonNull(src, "src");
         copy(iova, src, Access.WO);
     }
 

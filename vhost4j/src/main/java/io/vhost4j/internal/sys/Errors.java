@@ -105,6 +105,10 @@ public final class Errors {
                 if (vhost && operation.equals("VHOST_SET_OWNER")) {
                     return "the device already has an owner (VHOST_RESET_OWNER first)";
                 }
+                if (operation.startsWith("VDUSE_DESTROY_DEV")) {
+                    return "the device is still on the vDPA bus (VdpaManagement.deleteDevice first) or its /dev/vduse"
+                            + " file is open (VduseDevice.close first)";
+                }
             }
             default -> { }
         }
