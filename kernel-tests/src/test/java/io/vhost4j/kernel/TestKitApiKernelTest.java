@@ -83,4 +83,23 @@ class TestKitApiKernelTest {
             loop.rxRun(0, 4, 2, WAIT);
         }
     }
+
+    @Test
+    void aLoopbackMadeOnOneThreadIsDrivenOnAnotherAndClosedOnAThird() throws Exception {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            NetLoopback loop = pool.submit(() -> NetLoopback.open(NetDriver.Config.defaults(), "vk%d").start()).get();
+            loop.txRun(0, 8, 4, WAIT); // this thread (was a WrongThreadException: its buffers were thread-confined)
+            loop.rxRun(0, 8, 4, WAIT);
+            Thread closer = new Thread(loop::close);
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            closer.setUncaughtExceptionHandler((t, e) -> failed.set(e));
+            closer.start();
+            closer.join();
+            assertEquals(null, failed.get());
+            assertTrue(loop.net().isClosed());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }

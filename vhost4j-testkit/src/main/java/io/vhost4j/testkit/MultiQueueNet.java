@@ -21,7 +21,7 @@ import java.util.List;
  * pair on its own queue of one multi-queue tap ({@link Tap#createMultiQueue}), all drivers in one
  * {@link GuestMemory} (one guest, one memory table), and a {@link PacketSocket} on the tap's host side. Frames are
  * numbered and checked byte for byte ({@link Frames}). With the device IOTLB on, one manager serves every pair's
- * device.
+ * device. Not thread-safe: one thread at a time uses it (any thread: it may be handed over, and closed by another).
  */
 public final class MultiQueueNet implements AutoCloseable {
     private final List<VhostNet> devices;
@@ -31,7 +31,7 @@ public final class MultiQueueNet implements AutoCloseable {
     private final PacketSocket peer, udpPeer;
     private final NetDriver.Config config;
     private final long perPair;
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena = Arena.ofShared(); // any thread may use and close it (one at a time)
     private final MemorySegment frame = arena.allocate(NetDriver.MAX_FRAME);
     private final MemorySegment got = arena.allocate(PacketSocket.MAX_FRAME);
 

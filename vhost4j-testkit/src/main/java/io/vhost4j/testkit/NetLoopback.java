@@ -24,7 +24,8 @@ import java.time.Duration;
  * {@link Tap} as backend and a {@link PacketSocket} on the host side. Frames are numbered, carry a
  * private EtherType (the host's own traffic on the tap is skipped and counted) and a pattern derived from
  * their number, so every frame is checked byte for byte. What the kernel tests, {@code vhostctl selftest}
- * and the benchmarks drive.
+ * and the benchmarks drive. Not thread-safe: one thread at a time uses it (any thread: it may be handed over, and
+ * closed by another).
  */
 public final class NetLoopback implements AutoCloseable {
     /** EtherType of the loopback's frames (IEEE local experimental). */
@@ -39,7 +40,7 @@ public final class NetLoopback implements AutoCloseable {
     private final NetBackend backend; // a Tap, except for loopbacks over another backend ({@link #over})
     private final PacketSocket peer;
     private final NetDriver driver;
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena = Arena.ofShared(); // any thread may use and close it (one at a time)
     private final MemorySegment frame = arena.allocate(NetDriver.MAX_FRAME);
     private final MemorySegment got = arena.allocate(65536);
     private int foreignFrames;
