@@ -605,7 +605,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         if (base < 0 || base > 0xffff) {
             throw new IllegalArgumentException("vring base " + base + " out of range 0..65535");
         }
-        checkSplit("setVringBase");
+        checkRingLayout(false, "setVringBase");
         vringState("VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE(), index, base);
     }
 
@@ -615,7 +615,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * @throws IllegalStateException once {@link VirtioFeature#RING_PACKED} was acked here ({@link #getPackedVringBase})
      */
     public int getVringBase(int index) throws VhostException {
-        checkSplit("getVringBase");
+        checkRingLayout(false, "getVringBase");
         return getVringState("VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE(), index);
     }
 
@@ -627,7 +627,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public void setPackedVringBase(int index, PackedVringBase base) throws VhostException {
         java.util.Objects.requireNonNull(base, "base");
-        checkPacked("setPackedVringBase");
+        checkRingLayout(true, "setPackedVringBase");
         vringState("VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE(), index, base.bits());
     }
 
@@ -637,23 +637,21 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * @throws IllegalStateException unless {@link VirtioFeature#RING_PACKED} was acked through this object
      */
     public PackedVringBase getPackedVringBase(int index) throws VhostException {
-        checkPacked("getPackedVringBase");
+        checkRingLayout(true, "getPackedVringBase");
         return PackedVringBase.fromBits(getVringState("VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE(), index));
     }
 
-    private void checkSplit(String call) {
+    /**
+     * Refuses a vring-base call for the other ring layout than the one acked through this object: the split calls
+     * once RING_PACKED is acked, the packed ones unless it is.
+     */
+    private void checkRingLayout(boolean packedCall, String call) {
         Features f = acked;
-        if (f != null && f.has(VirtioFeature.RING_PACKED)) {
-            throw new IllegalStateException(call + " on " + path() + ": its queues are packed (RING_PACKED acked),"
-                    + " use " + call.replace("Vring", "PackedVring"));
-        }
-    }
-
-    private void checkPacked(String call) {
-        Features f = acked;
-        if (f == null || !f.has(VirtioFeature.RING_PACKED)) {
-            throw new IllegalStateException(call + " on " + path() + ": RING_PACKED is not acked through this object"
-                    + " (its queues are split: use " + call.replace("PackedVring", "Vring") + ")");
+        boolean packed = f != null && f.has(VirtioFeature.RING_PACKED);
+        if (packed != packedCall) {
+            throw new IllegalStateException(call + " on " + path() + ": its queues are " + (packed
+                    ? "packed (RING_PACKED acked): use setPackedVringBase/getPackedVringBase"
+                    : "split (RING_PACKED not acked through this object): use setVringBase/getVringBase"));
         }
     }
 
