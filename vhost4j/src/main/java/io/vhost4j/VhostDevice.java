@@ -403,11 +403,18 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      * @throws IllegalArgumentException for asid != 0 without the IOTLB_ASID backend feature (vhost-net and
      *         vhost-vsock would silently use address space 0)
      * @throws IllegalStateException on vhost-net or vhost-vsock whose features this object acked without
-     *         ACCESS_PLATFORM: the device IOTLB is off (the kernel answers EFAULT)
+     *         ACCESS_PLATFORM: the device IOTLB is off (the kernel answers EFAULT); or while an IOTLB manager serves
+     *         the device: it writes its IOTLB and keeps what it wrote in step with its translations (an INVALIDATE
+     *         written past it would not reach its view), so use its {@code ManagedDevice}'s {@code invalidate} and
+     *         {@code prefault}
      */
     public void writeIotlb(IotlbMessage message) throws VhostException {
         java.util.Objects.requireNonNull(message, "message");
         checkAsid(message.asid());
+        if (iotlb.isClaimed()) {
+            throw new IllegalStateException(path() + " is registered with an IOTLB manager, which writes its IOTLB:"
+                    + " use its ManagedDevice's invalidate and prefault");
+        }
         Features f = acked;
         if (kind != DeviceKind.VDPA && f != null && !f.has(VirtioFeature.ACCESS_PLATFORM)) {
             throw new IllegalStateException(path() + " has no device IOTLB (ACCESS_PLATFORM not acked): nothing to "

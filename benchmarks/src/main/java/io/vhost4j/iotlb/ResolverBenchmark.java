@@ -45,7 +45,8 @@ public class ResolverBenchmark {
     @Setup
     public void fill() {
         for (int i = 0; i < 2048; i++) {
-            view.addAnswer(IOVA + 2 * i * PAGE, IOVA + 2 * i * PAGE + PAGE - 1, Access.RW, IOVA + 2 * i * PAGE);
+            view.addAnswer(IOVA + 2 * i * PAGE, IOVA + 2 * i * PAGE + PAGE - 1, USER + 2 * i * PAGE, Access.RW,
+                    IOVA + 2 * i * PAGE);
         }
     }
 

@@ -253,7 +253,11 @@ class IotlbKernelTest {
             r.translator.override(usedIova, txUsed.size(), null);
             DmaRange rxUsed = r.loop.driver().usedRings().get(0);
             assertTrue(r.md.prefault(rxUsed.deviceAddress(), rxUsed.size(), Access.WO));
-            r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RO));
+            // While the manager serves the device, it is the only writer of its IOTLB.
+            assertThrows(IllegalStateException.class, () -> r.loop.net().writeIotlb(
+                    IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RO)));
+            r.translator.override(usedIova, txUsed.size(), Access.RO); // the naive answer, written by the manager
+            assertTrue(r.md.prefault(usedIova, txUsed.size(), Access.RO));
             r.loop.driver().attach(r.loop.tap()); // starts: the used-ring write at start is not checked against perm
             r.manager.start();
             long missesBefore = r.md.stats().misses();
@@ -261,13 +265,14 @@ class IotlbKernelTest {
             assertTrue(r.loop.tapSilent(Duration.ofSeconds(1)),
                     "TX should stall with a read-only used ring");
             // An RW update over it does not help: overlapping entries are not merged.
-            r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RW));
+            r.translator.override(usedIova, txUsed.size(), Access.RW);
+            assertTrue(r.md.prefault(usedIova, txUsed.size(), Access.RW));
             r.loop.driver().transmit(r.loop.frame(1, 100), WAIT);
             assertTrue(r.loop.tapSilent(Duration.ofSeconds(1)),
                     "TX should still stall");
             // INVALIDATE then UPDATE RW recovers; both stalled frames go out.
             r.md.invalidate(usedIova, txUsed.size());
-            r.loop.net().writeIotlb(IotlbMessage.update(usedIova, txUsed.size(), usedUser, Access.RW));
+            assertTrue(r.md.prefault(usedIova, txUsed.size(), Access.RW));
             r.loop.driver().transmit(r.loop.frame(2, NetLoopback.sizeOf(2)), WAIT);
             for (int s = 0; s < 2; s++) {
                 int n = r.loop.peer().receive(MemorySegment.ofArray(new byte[2048]), WAIT);
@@ -645,6 +650,39 @@ class IotlbKernelTest {
                 Thread.sleep(20);
             }
             assertTrue(r.md.stats().faults() > faults, "an access to the invalidated page faults: " + r.md.stats());
+        }
+    }
+
+    @Test
+    void aSlowTranslatorIsAskedOncePerMappingHoweverOftenTheKernelRaisesTheMissAgain() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            java.util.concurrent.atomic.AtomicLong loopCalls = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicBoolean slow = new java.util.concurrent.atomic.AtomicBoolean();
+            r.md = r.loop.startWithIotlb(r.manager, (iova, access, out) -> {
+                if (Thread.currentThread().getName().equals("vhost4j-iotlb")) { // misses, not the test's prefaults
+                    loopCalls.incrementAndGet();
+                    if (slow.get()) {
+                        Thread.sleep(100); // a vIOMMU walking guest page tables, very slowly
+                    }
+                }
+                return r.translator.translate(iova, access, out);
+            });
+            r.manager.start();
+            r.loop.txRun(0, 4, 2, WAIT);
+            slow.set(true);
+            for (int round = 0; round < 3; round++) { // everything missed again, one 100 ms translation each
+                r.md.invalidate(0, 1L << 62);
+                r.loop.txRun(4 + 2 * round, 2, 2, Duration.ofSeconds(60));
+            }
+            r.manager.close(); // waits for a miss in progress (the RX queue's may still be translating): counts settle
+            DeviceStats s = r.md.stats();
+            assertEquals(0, s.faults(), r.faults.toString());
+            // While a translation sleeps, 6.1 and 6.12 raise misses again (a kick re-runs the queue; 7.3 does not,
+            // KERNEL-NOTES); each of those was answered with the mapping just written, without a translation.
+            if (!KernelDevices.kernelAtLeast(7, 0)) {
+                assertTrue(s.duplicates() > 0, s.toString());
+            }
+            assertEquals(s.misses() - s.duplicates(), loopCalls.get(), s.toString());
         }
     }
 }

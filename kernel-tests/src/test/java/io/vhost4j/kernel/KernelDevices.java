@@ -41,4 +41,11 @@ public final class KernelDevices {
         require("/dev/vhost-net");
         require("/dev/net/tun");
     }
+
+    /** Whether the running kernel is at least {@code major.minor} ({@code os.version}). */
+    static boolean kernelAtLeast(int major, int minor) {
+        String[] v = System.getProperty("os.version").split("[.-]");
+        int ma = Integer.parseInt(v[0]), mi = Integer.parseInt(v[1]);
+        return ma > major || (ma == major && mi >= minor);
+    }
 }

@@ -38,11 +38,6 @@ class TapKernelTest {
     }
 
     /** Whether the running kernel is at least {@code major.minor}. */
-    static boolean kernelAtLeast(int major, int minor) throws Exception {
-        String[] v = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim().split("[.-]");
-        int ma = Integer.parseInt(v[0]), mi = Integer.parseInt(v[1]);
-        return ma > major || (ma == major && mi >= minor);
-    }
 
     @Test
     void optionsAreSetAndReadBackFromTheKernel() throws Exception {
@@ -63,7 +58,7 @@ class TapKernelTest {
     @Test
     void usoIsTakenWhereTheKernelHasItAndElseRefusedLeavingNoInterface() throws Exception {
         TapOptions uso = TapOptions.defaults().withOffloads(TapOffload.CSUM, TapOffload.USO4, TapOffload.USO6);
-        if (kernelAtLeast(6, 2)) {
+        if (KernelDevices.kernelAtLeast(6, 2)) {
             try (Tap tap = Tap.create("vuso0", uso)) {
                 assertTrue(exists(tap.name()));
             }

@@ -63,15 +63,10 @@ class VdpaKernelTest {
 
     @BeforeEach
     void vduse() {
-        KernelDevices.applicableOnlyIf(kernelAtLeast(6, 10), "VDUSE net devices need Linux 6.10+");
+        KernelDevices.applicableOnlyIf(KernelDevices.kernelAtLeast(6, 10), "VDUSE net devices need Linux 6.10+");
         KernelDevices.require(VduseControl.PATH);
     }
 
-    static boolean kernelAtLeast(int major, int minor) {
-        String[] v = System.getProperty("os.version").split("[.-]");
-        int ma = Integer.parseInt(v[0]), mi = Integer.parseInt(v[1]);
-        return ma > major || (ma == major && mi >= minor);
-    }
 
     private static String name() {
         return "v4j-net" + ProcessHandle.current().pid() % 1000 + "-" + SEQ.incrementAndGet();

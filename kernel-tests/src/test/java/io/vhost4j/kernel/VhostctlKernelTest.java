@@ -103,7 +103,7 @@ class VhostctlKernelTest {
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("vDPA: TX->RX through a Java VDUSE device"), r.out());
         boolean vduse = java.nio.file.Files.exists(java.nio.file.Path.of(io.vhost4j.vdpa.VduseControl.PATH));
-        assertEquals(VdpaKernelTest.kernelAtLeast(6, 10), vduse, "VDUSE exactly where the kernel has it");
+        assertEquals(KernelDevices.kernelAtLeast(6, 10), vduse, "VDUSE exactly where the kernel has it");
         if (vduse) {
             String out = r.out().replaceAll("\\s+", " ");
             assertTrue(out.matches(".*\"step\": \"vDPA[^}]*\"result\": \"pass\", \"frames\": 50,.*"), out);
@@ -114,7 +114,7 @@ class VhostctlKernelTest {
 
     @Test
     void probeDescribesAVdpaDeviceAndTheBusItIsOn() throws Exception {
-        KernelDevices.applicableOnlyIf(VdpaKernelTest.kernelAtLeast(6, 10), "VDUSE net devices need Linux 6.10+");
+        KernelDevices.applicableOnlyIf(KernelDevices.kernelAtLeast(6, 10), "VDUSE net devices need Linux 6.10+");
         String name = "v4j-probe" + ProcessHandle.current().pid() % 1000;
         try (BoundVduseNet b = BoundVduseNet.create(name, 128, java.time.Duration.ofSeconds(10))) {
             String node = b.node;

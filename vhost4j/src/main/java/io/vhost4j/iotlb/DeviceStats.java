@@ -5,8 +5,9 @@ package io.vhost4j.iotlb;
  * {@code updates} or in {@code faults}.
  *
  * @param misses        MISS messages read and dealt with (answered, or refused as a fault)
- * @param duplicates    misses for an address among the manager's 64 newest mappings (normal: the kernel does
- *                      not de-duplicate misses, and it evicts)
+ * @param duplicates    misses for an address among the manager's 16 newest mappings (normal: the kernel does
+ *                      not de-duplicate misses, and it evicts), answered again with that mapping, without the
+ *                      translator
  * @param updates       UPDATE messages written (misses answered, plus prefaults, retries and prefetches)
  * @param prefetches    UPDATE messages written ahead of misses ({@link MappingPolicy#prefetchEntries()})
  * @param invalidations INVALIDATE messages written

@@ -5,6 +5,7 @@ import io.vhost4j.IotlbMessage;
 import io.vhost4j.MemoryRegion;
 import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
+import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.IotlbChannel;
 import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
+import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_INVALIDATE;
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MISS;
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
 
@@ -188,18 +190,19 @@ public final class ManagedDevice {
         IotlbFault.Reason failed;
         String why;
         synchronized (mapLock) {
-            if (MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
-                if (policy.coalesceBytes() > 0) {
+            boolean duplicate = miss && answerAgain(iova, access, r);
+            if (duplicate || MissResolver.resolve(iova, access, translator, guestMemory, t, r)) {
+                if (!duplicate && policy.coalesceBytes() > 0) {
                     MissResolver.coalesce(r, access, policy.coalesceBytes(), translator, guestMemory, t, w.piece);
                 }
-                if (miss && policy.prefetchEntries() > 0) {
+                if (!duplicate && miss && policy.prefetchEntries() > 0) {
                     // Before the answer: the answer wakes the device, which should find the entries ahead mapped.
                     prefetch(iova, access, w);
                 }
                 long rc = writeUpdate(r, w);
                 if (rc >= 0) {
                     if (miss) {
-                        recordAnswer(r, iova, access, System.nanoTime() - received);
+                        recordAnswer(r, iova, access, System.nanoTime() - received, duplicate);
                     } else {
                         recordMapping(r, false);
                     }
@@ -278,21 +281,45 @@ public final class ManagedDevice {
         }
     }
 
+    /**
+     * Whether the miss of {@code iova} is a duplicate, one of the newest {@value #DUPLICATE_WINDOW} mappings
+     * covering it for {@code access}: the kernel raised it again before that mapping landed. It is answered with
+     * that mapping again ({@code r} set to it), not translated anew: a slow translator is asked once per
+     * mapping, however often the kernel re-raises the miss. As safe as a translation: an invalidation since would
+     * have dropped the mapping from the view, and one racing this answer waits for the mapping lock held here. The
+     * UPDATE is still written: it wakes whichever queue raised this MISS (the first answer woke only queues whose
+     * MISS had been read by then).
+     */
+    private boolean answerAgain(long iova, Access access, MissResolver.Resolution r) {
+        synchronized (this) {
+            int m = view.findRecent(iova, access, DUPLICATE_WINDOW);
+            if (m < 0) {
+                return false;
+            }
+            r.answerWith(view.first(m), view.last(m), view.userAddr(m), view.perm(m), iova);
+            return true;
+        }
+    }
+
     private long writeUpdate(MissResolver.Resolution r, Work w) {
         IotlbWire.put(w.buf, device.iotlbMessagesV2(), 0, VHOST_IOTLB_UPDATE(), r.first, r.size, r.userAddr,
                 r.perm.code());
         return channel.write(w.held, w.local, w.buf);
     }
 
-    /** Counts the miss of {@code iova} with the UPDATE written for it {@code servedNanos} after its read. */
-    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, Access access, long servedNanos) {
+    /**
+     * Counts the miss of {@code iova} with the UPDATE written for it {@code servedNanos} after its read (a
+     * {@code duplicate} answered again from the view).
+     */
+    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, Access access, long servedNanos,
+                                           boolean duplicate) {
         latency.record(servedNanos);
         misses++;
-        if (view.coversRecent(iova, access, DUPLICATE_WINDOW)) {
+        if (duplicate) {
             duplicates++;
         }
         updates++;
-        view.addAnswer(r.first, r.last(), r.perm, iova);
+        view.addAnswer(r.first, r.last(), r.userAddr, r.perm, iova);
     }
 
     /** Counts an UPDATE that answers no miss: a prefault, a retry, or (when {@code ahead}) a prefetched entry. */
@@ -301,7 +328,7 @@ public final class ManagedDevice {
         if (ahead) {
             prefetches++;
         }
-        view.add(r.first, r.last(), r.perm);
+        view.add(r.first, r.last(), r.userAddr, r.perm);
     }
 
     private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
@@ -454,7 +481,14 @@ public final class ManagedDevice {
     public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
         synchronized (mapLock) {
-            device.writeIotlb(IotlbMessage.invalidate(iova, size));
+            // Through the channel, as every message of a served device (VhostDevice.writeIotlb refuses then).
+            MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
+            IotlbWire.put(m, device.iotlbMessagesV2(), 0, VHOST_IOTLB_INVALIDATE(), iova, size, 0, 0);
+            long rc = channel.write(m);
+            if (rc == IotlbChannel.SHORT) {
+                throw new IllegalStateException("short IOTLB write to " + device.path());
+            }
+            Errors.check(rc, "write(IOTLB INVALIDATE)", device.path());
             synchronized (this) {
                 invalidations++;
                 view.invalidate(iova, iova + (size - 1));

@@ -5,13 +5,14 @@ import io.vhost4j.Access;
 /**
  * The manager's view of what one device's IOTLB holds: the mappings it wrote, oldest first, capped like the
  * kernel's (2048 by default, oldest evicted in O(1)). INVALIDATE drops every overlapping entry, as the
- * kernel does. A ring of primitive arrays: adding allocates nothing. Each entry keeps the IOVA of the miss it
- * answered, and the last {@value #DROPPED} of those whose entry an invalidation dropped are remembered, to tell a
+ * kernel does. A ring of primitive arrays: adding allocates nothing. Each entry keeps its user address (a
+ * duplicate miss is answered from it again) and the IOVA of the miss it answered, and the last {@value #DROPPED} of those whose entry an invalidation dropped are remembered, to tell a
  * stale duplicate miss from a fault.
  */
 final class MappingView {
     private final long[] first;
     private final long[] last;
+    private final long[] userAddr;
     private final byte[] perm;
     private int head; // index of the oldest entry
     private int size;
@@ -24,6 +25,7 @@ final class MappingView {
     MappingView(int capacity) {
         first = new long[capacity];
         last = new long[capacity];
+        userAddr = new long[capacity];
         perm = new byte[capacity];
         missed = new long[capacity];
         answers = new boolean[capacity];
@@ -35,16 +37,16 @@ final class MappingView {
     }
 
     /** Adds a mapping that answers no miss (prefault, retry, prefetch). */
-    void add(long iova, long lastIova, Access access) {
-        put(iova, lastIova, access, false, 0);
+    void add(long iova, long lastIova, long user, Access access) {
+        put(iova, lastIova, user, access, false, 0);
     }
 
     /** Adds a mapping that answers the miss of {@code missedIova} (any IOVA, the last one of 2^64 too). */
-    void addAnswer(long iova, long lastIova, Access access, long missedIova) {
-        put(iova, lastIova, access, true, missedIova);
+    void addAnswer(long iova, long lastIova, long user, Access access, long missedIova) {
+        put(iova, lastIova, user, access, true, missedIova);
     }
 
-    private void put(long iova, long lastIova, Access access, boolean answer, long missedIova) {
+    private void put(long iova, long lastIova, long user, Access access, boolean answer, long missedIova) {
         if (size == first.length) { // evict the oldest
             head = slot(1);
             size--;
@@ -52,6 +54,7 @@ final class MappingView {
         int s = slot(size);
         first[s] = iova;
         last[s] = lastIova;
+        userAddr[s] = user;
         perm[s] = (byte) access.code();
         missed[s] = missedIova;
         answers[s] = answer;
@@ -74,6 +77,7 @@ final class MappingView {
             int to = slot(kept++);
             first[to] = first[from];
             last[to] = last[from];
+            userAddr[to] = userAddr[from];
             perm[to] = perm[from];
             missed[to] = missed[from];
             answers[to] = answers[from];
@@ -90,14 +94,39 @@ final class MappingView {
 
     /** As {@link #covers}, looking at the newest {@code n} mappings only: bounded work for the hot path. */
     boolean coversRecent(long iova, Access access, int n) {
+        return findRecent(iova, access, n) >= 0;
+    }
+
+    /**
+     * The newest of the newest {@code n} mappings that covers {@code iova} with a permission allowing
+     * {@code access}, as a handle for {@link #first}, {@link #last}, {@link #userAddr} and {@link #perm}; -1 if none.
+     * Valid until the view changes.
+     */
+    int findRecent(long iova, Access access, int n) {
         for (int i = size - 1, end = Math.max(0, size - n); i >= end; i--) {
             int s = slot(i);
             if (Long.compareUnsigned(first[s], iova) <= 0 && Long.compareUnsigned(iova, last[s]) <= 0
                     && (perm[s] & access.code()) == access.code()) {
-                return true;
+                return s;
             }
         }
-        return false;
+        return -1;
+    }
+
+    long first(int handle) {
+        return first[handle];
+    }
+
+    long last(int handle) {
+        return last[handle];
+    }
+
+    long userAddr(int handle) {
+        return userAddr[handle];
+    }
+
+    Access perm(int handle) {
+        return Access.of(perm[handle]);
     }
 
     /** Whether a miss of exactly {@code iova} was answered by one of the last {@value #DROPPED} dropped entries. */

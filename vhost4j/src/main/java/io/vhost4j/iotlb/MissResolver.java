@@ -25,6 +25,17 @@ final class MissResolver {
             return first + (size - 1);
         }
 
+        /** An UPDATE of {@code [first, last]} at {@code user} for the miss of {@code missed}, which it holds. */
+        void answerWith(long first, long last, long user, Access perm, long missed) {
+            fault = null;
+            detail = null;
+            this.first = first;
+            size = last - first + 1; // a view entry is never all of 2^64 (the resolver refuses 2^63 bytes or more)
+            userAddr = user;
+            this.perm = perm;
+            fromMissed = last - missed + 1;
+        }
+
         void copyFrom(Resolution o) {
             fault = o.fault;
             detail = o.detail;

@@ -4,7 +4,8 @@ import io.vhost4j.Access;
 
 /**
  * The VMM's vIOMMU model: translates an IOVA the device missed into a guest-physical range. Called on the
- * manager's thread for every miss; it must not block on other threads that call into the manager, and
+ * manager's thread for every miss but duplicates (a miss the kernel raised again for one of the manager's newest
+ * mappings is answered with that mapping); it must not block on other threads that call into the manager, and
  * should not allocate (the manager itself allocates nothing per miss).
  */
 @FunctionalInterface

@@ -48,12 +48,12 @@ class IotlbPartsTest {
     @Test
     void mappingViewInvalidatesEveryOverlapAndEvictsTheOldest() {
         MappingView v = new MappingView(3);
-        v.add(0x1000, 0x1fff, Access.RO);
-        v.addAnswer(0x2000, 0x2fff, Access.RW, 0x2010);
-        v.add(0x1800, 0x27ff, Access.RW); // overlaps both: kept, as in the kernel
+        v.add(0x1000, 0x1fff, 0x7000_1000L, Access.RO);
+        v.addAnswer(0x2000, 0x2fff, 0x7000_2000L, Access.RW, 0x2010);
+        v.add(0x1800, 0x27ff, 0x7000_1800L, Access.RW); // overlaps both: kept, as in the kernel
         assertTrue(v.covers(0x1000, Access.RO));
         assertFalse(v.covers(0x1000, Access.WO));
-        v.add(0x9000, 0x9fff, Access.RW); // evicts 0x1000 (oldest)
+        v.add(0x9000, 0x9fff, 0x7000_9000L, Access.RW); // evicts 0x1000 (oldest)
         assertEquals(3, v.size());
         assertFalse(v.covers(0x1000, Access.RO));
         assertFalse(v.answeredAndDropped(0x2010));
@@ -62,13 +62,30 @@ class IotlbPartsTest {
         assertFalse(v.answeredAndDropped(0x2000)); // exactly that address only
         assertTrue(v.covers(0x9000, Access.RW));
         assertEquals(1, v.size());
+        int m = v.findRecent(0x9abc, Access.RO, 1); // the survivor kept its own addresses through the compaction
+        assertEquals(0x9000, v.first(m));
+        assertEquals(0x9fff, v.last(m));
+        assertEquals(0x7000_9000L, v.userAddr(m));
+        assertEquals(Access.RW, v.perm(m));
+    }
+
+    @Test
+    void aDuplicateFindsTheNewestRecentMappingThatAllowsItsAccess() {
+        MappingView v = new MappingView(8);
+        v.add(0x1000, 0x1fff, 0x5000_0000L, Access.RW);
+        v.addAnswer(0x1000, 0x1fff, 0x6000_0000L, Access.RO, 0x1000); // newer, same range, read-only
+        v.add(0x8000, 0x8fff, 0x6000_8000L, Access.RW);
+        assertEquals(0x6000_0000L, v.userAddr(v.findRecent(0x1800, Access.RO, 3)), "the newest that allows RO");
+        assertEquals(0x5000_0000L, v.userAddr(v.findRecent(0x1800, Access.WO, 3)), "RO does not allow WO");
+        assertEquals(-1, v.findRecent(0x1800, Access.WO, 2), "only the newest n are looked at");
+        assertEquals(-1, v.findRecent(0x2000, Access.RO, 3));
     }
 
     @Test
     void aMissAtTheLastIovaIsRememberedLikeAnyOther() {
         MappingView v = new MappingView(4);
-        v.add(0xffff_ffff_ffff_e000L, 0xffff_ffff_ffff_efffL, Access.RW);
-        v.addAnswer(0xffff_ffff_ffff_f000L, -1L, Access.RW, -1L); // the miss of the address space's last byte
+        v.add(0xffff_ffff_ffff_e000L, 0xffff_ffff_ffff_efffL, 0x1000, Access.RW);
+        v.addAnswer(0xffff_ffff_ffff_f000L, -1L, 0x2000, Access.RW, -1L); // the miss of the address space's last byte
         assertTrue(v.covers(-1L, Access.RW));
         assertEquals(2, v.invalidate(0xffff_ffff_ffff_e000L, -1L));
         assertTrue(v.answeredAndDropped(-1L), "a mapping that answered no miss must not look like one that did");
