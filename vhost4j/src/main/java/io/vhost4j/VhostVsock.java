@@ -50,12 +50,21 @@ public final class VhostVsock extends VhostDevice {
      * 0xffffffff, unique on the host (EADDRINUSE otherwise).
      */
     public void setGuestCid(long cid) throws VhostException {
-        if (cid <= 2 || cid >= 0xffff_ffffL) {
-            throw new IllegalArgumentException("guest CID " + cid + " out of range 3..4294967294");
-        }
+        checkGuestCid(cid);
         MemorySegment s = Sys.scratch();
         s.set(JAVA_LONG, 0, cid);
         ioctl("VHOST_VSOCK_SET_GUEST_CID", VHOST_VSOCK_SET_GUEST_CID(), s);
+    }
+
+    /**
+     * Refuses a guest CID the kernel would refuse: 0-2 are reserved, 0xffffffff means any, and CIDs are 32 bits.
+     *
+     * @throws IllegalArgumentException outside 3..4294967294
+     */
+    public static void checkGuestCid(long cid) {
+        if (cid <= 2 || cid >= 0xffff_ffffL) {
+            throw new IllegalArgumentException("guest CID " + cid + " out of range 3..4294967294");
+        }
     }
 
     /** {@code VHOST_VSOCK_SET_RUNNING}: starts or stops the device's queues. */

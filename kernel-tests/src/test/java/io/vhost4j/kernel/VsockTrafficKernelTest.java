@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import static io.vhost4j.kernel.TestValues.WAIT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bytes across vhost-vsock: host AF_VSOCK sockets against the test kit's guest-side virtio-vsock driver. */
@@ -172,6 +173,33 @@ class VsockTrafficKernelTest {
                 assertArrayEquals(pattern(downSizes.get(i), 10 + i), got.get(i), "message " + i + " guest -> host");
             }
             c.awaitClosed(WAIT);
+        }
+    }
+
+    @Test
+    void theDriverRefusesTrafficBeforeStartAndABadCidBeforeItTouchesTheDevice() throws Exception {
+        try (VhostVsock dev = VhostVsock.open(); GuestMemory mem = GuestMemory.allocate(BASE, VsockDriver.memoryNeeded(QUEUE));
+             VsockDriver d = VsockDriver.create(dev, mem, BASE, QUEUE)) {
+            assertThrows(IllegalStateException.class, () -> d.receive(java.time.Duration.ofMillis(10)), "was null: no packet");
+            assertThrows(IllegalStateException.class, () -> d.accept(5000, false, java.time.Duration.ofMillis(10)));
+            // CID 2 is the host's: refused before VHOST_SET_OWNER (which made every later start fail with EBUSY)
+            assertThrows(IllegalArgumentException.class, () -> d.start(2));
+            assertThrows(IllegalArgumentException.class, () -> d.start(0xffff_ffffL));
+            long cid = 1000 + java.util.concurrent.ThreadLocalRandom.current().nextLong(1_000_000);
+            d.start(cid);
+            assertThrows(IllegalStateException.class, () -> d.start(cid + 1), "started once");
+            assertThrows(IllegalArgumentException.class, () -> d.accept(-1, false, java.time.Duration.ofMillis(10)), "any port");
+            CompletableFuture<byte[]> echoed = host(() -> {
+                try (HostVsock s = HostVsock.connect(cid, 5001, false)) {
+                    s.write(new byte[] {1, 2, 3});
+                    return s.read(16);
+                }
+            });
+            VsockDriver.Connection c = d.accept(5001, false, WAIT);
+            byte[] buf = new byte[16];
+            int n = c.read(buf, 0, buf.length, WAIT);
+            c.write(java.util.Arrays.copyOf(buf, n), WAIT);
+            assertArrayEquals(new byte[] {1, 2, 3}, echoed.get(30, java.util.concurrent.TimeUnit.SECONDS));
         }
     }
 }

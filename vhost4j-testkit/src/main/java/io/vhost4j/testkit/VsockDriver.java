@@ -52,6 +52,7 @@ public final class VsockDriver implements AutoCloseable {
     private int freeTxCount;
     private long cid;
     private boolean seqpacket;
+    private boolean started;
     private final ArrayDeque<Packet> backlog = new ArrayDeque<>(); // received while looking for something else
 
     private VsockDriver(VhostVsock device, GuestMemory memory, long baseGpa, int size) throws VhostException {
@@ -92,9 +93,16 @@ public final class VsockDriver implements AutoCloseable {
 
     /**
      * Owner, features (VERSION_1, and SEQPACKET where offered), memory table, both rings, RX buffers posted, guest CID
-     * {@code guestCid}, running.
+     * {@code guestCid}, running. Once per driver; the CID is checked before anything reaches the device.
+     *
+     * @throws IllegalStateException if it was started already
      */
     public void start(long guestCid) throws VhostException {
+        VhostVsock.checkGuestCid(guestCid);
+        if (started) {
+            throw new IllegalStateException("the vsock driver was started already");
+        }
+        started = true;
         device.setOwner();
         Features offered = device.getFeatures();
         Features f = Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1);
@@ -136,9 +144,17 @@ public final class VsockDriver implements AutoCloseable {
         rxSlotOfHead[head] = slot;
     }
 
+    /** Refuses traffic before {@link #start}: the queues are not set up. */
+    private void checkStarted(String call) {
+        if (!started) {
+            throw new IllegalStateException(call + " before start(): the queues are not set up");
+        }
+    }
+
     /** The next packet from the host, or {@code null} if none came within {@code timeout}. */
     public Packet receive(Duration timeout) throws VhostException {
         java.util.Objects.requireNonNull(timeout, "timeout");
+        checkStarted("receive");
         if (!backlog.isEmpty()) {
             return backlog.poll();
         }
@@ -165,6 +181,7 @@ public final class VsockDriver implements AutoCloseable {
     public void send(int type, int op, int flags, int srcPort, int dstPort, int fwdCnt, byte[] payload, int off, int len,
                      Duration timeout) throws IOException {
         java.util.Objects.requireNonNull(timeout, "timeout");
+        checkStarted("send");
         if (len < 0 || len > MAX_PAYLOAD) {
             throw new IllegalArgumentException("payload of " + len + " bytes (at most " + MAX_PAYLOAD + ")");
         }
@@ -209,6 +226,10 @@ public final class VsockDriver implements AutoCloseable {
      * {@code SOCK_SEQPACKET}), answering RST to anything else meanwhile, and accepts.
      */
     public Connection accept(int port, boolean seqpacketType, Duration timeout) throws IOException {
+        if (port == -1) {
+            throw new IllegalArgumentException("port -1 is the \"any\" port (VMADDR_PORT_ANY), not one to accept on");
+        }
+        checkStarted("accept");
         int type = seqpacketType ? VIRTIO_VSOCK_TYPE_SEQPACKET() : VIRTIO_VSOCK_TYPE_STREAM();
         Deadline deadline = Deadline.after(timeout);
         while (true) {
