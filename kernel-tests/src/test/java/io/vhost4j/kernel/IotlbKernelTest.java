@@ -412,7 +412,12 @@ class IotlbKernelTest {
             assertNull(r.loop.net().readIotlb(), "a free device reads its own misses again: none queued");
             assertThrows(IllegalStateException.class, () -> r.md.prefault(0, PAGE, Access.RO), "an old handle");
             assertThrows(IllegalStateException.class, () -> r.md.retryFaults());
+            r.md.invalidate(IotlbRig.OFFSET, PAGE); // an INVALIDATE from the old handle is safe while nobody serves it
             ManagedDevice moved = other.register(r.loop.net(), mem, r.translator);
+            // Once served again, only through the new handle: its view must see every INVALIDATE.
+            assertThrows(IllegalStateException.class, () -> r.md.invalidate(IotlbRig.OFFSET, PAGE));
+            assertThrows(IllegalStateException.class,
+                    () -> r.loop.net().writeIotlb(IotlbMessage.invalidate(IotlbRig.OFFSET, PAGE)));
             assertTrue(moved.prefault(r.loop.driver().rxQueue().usedGuestAddr() + IotlbRig.OFFSET, 8, Access.WO),
                     r.faults.toString());
             assertEquals(1, moved.stats().updates());

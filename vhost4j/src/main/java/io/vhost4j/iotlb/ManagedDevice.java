@@ -476,11 +476,20 @@ public final class ManagedDevice {
      * translation to the end of its UPDATE's write, and this write takes it too: an UPDATE made from a
      * translation older than the removal is written before this INVALIDATE (and dropped by it), never after.
      * Waits at most for one UPDATE (or one prefetch entry) in progress. An INVALIDATE is always safe: this works
-     * after {@linkplain #unregister() unregistration} too, as long as the device is open.
+     * after {@linkplain #unregister() unregistration} too, as long as the device is open and no manager serves it
+     * again.
+     *
+     * @throws IllegalStateException once unregistered, if the device is registered again (with this manager or
+     *         another): invalidate through its new {@code ManagedDevice}, whose view must see the INVALIDATE (it
+     *         answers duplicate misses from that view)
      */
     public void invalidate(long iova, long size) throws VhostException {
         IotlbMessage.checkRange(iova, size);
         synchronized (mapLock) {
+            if (removed && channel.isClaimed()) {
+                throw new IllegalStateException(device.path() + " is registered again: invalidate through its new"
+                        + " ManagedDevice");
+            }
             // Through the channel, as every message of a served device (VhostDevice.writeIotlb refuses then).
             MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
             IotlbWire.put(m, device.iotlbMessagesV2(), 0, VHOST_IOTLB_INVALIDATE(), iova, size, 0, 0);
