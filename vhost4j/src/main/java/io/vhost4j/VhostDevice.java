@@ -422,11 +422,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         }
         MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
         message.encode(m, iotlbMessagesV2());
-        long n = iotlb.write(m);
-        if (n == IotlbChannel.SHORT) {
-            throw new IllegalStateException("short IOTLB write to " + path());
-        }
-        Errors.check(n, "write(IOTLB " + message.type() + ")", path());
+        iotlb.writeOrThrow(m, "write(IOTLB " + message.type() + ")", path());
     }
 
     /** Refuses a non-zero address space id unless IOTLB_ASID was acked. */

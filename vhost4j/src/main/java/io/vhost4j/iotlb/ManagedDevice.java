@@ -5,7 +5,6 @@ import io.vhost4j.IotlbMessage;
 import io.vhost4j.MemoryRegion;
 import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
-import io.vhost4j.internal.sys.Errors;
 import io.vhost4j.internal.sys.IotlbChannel;
 import io.vhost4j.internal.sys.IotlbWire;
 import io.vhost4j.internal.sys.Sys;
@@ -493,11 +492,7 @@ public final class ManagedDevice {
             // Through the channel, as every message of a served device (VhostDevice.writeIotlb refuses then).
             MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
             IotlbWire.put(m, device.iotlbMessagesV2(), 0, VHOST_IOTLB_INVALIDATE(), iova, size, 0, 0);
-            long rc = channel.write(m);
-            if (rc == IotlbChannel.SHORT) {
-                throw new IllegalStateException("short IOTLB write to " + device.path());
-            }
-            Errors.check(rc, "write(IOTLB INVALIDATE)", device.path());
+            channel.writeOrThrow(m, "write(IOTLB INVALIDATE)", device.path());
             synchronized (this) {
                 invalidations++;
                 view.invalidate(iova, iova + (size - 1));

@@ -68,6 +68,18 @@ public final class IotlbChannel {
         }
     }
 
+    /**
+     * {@link #write(MemorySegment)}, a failure thrown: the errno as the {@link io.vhost4j.VhostException} of
+     * {@code operation} on {@code device}, a short write as an {@link IllegalStateException}.
+     */
+    public void writeOrThrow(MemorySegment msg, String operation, String device) throws io.vhost4j.VhostException {
+        long n = write(msg);
+        if (n == SHORT) {
+            throw new IllegalStateException("short IOTLB write to " + device);
+        }
+        Errors.check(n, operation, device);
+    }
+
     /** {@link #write(MemorySegment)} inside a run: {@code held} is what {@link #begin()} returned. */
     public long write(int held, Sys.Local local, MemorySegment msg) {
         long n = Sys.write(local, held, msg, IotlbWire.SIZE);
