@@ -102,7 +102,6 @@ public final class VsockDriver implements AutoCloseable {
         if (started) {
             throw new IllegalStateException("the vsock driver was started already");
         }
-        started = true;
         device.setOwner();
         Features offered = device.getFeatures();
         Features f = Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1);
@@ -127,6 +126,7 @@ public final class VsockDriver implements AutoCloseable {
         cid = guestCid;
         device.setRunning(true);
         rx.kick();
+        started = true; // only now: traffic before a start that failed half-way is refused too
     }
 
     /** Whether SOCK_SEQPACKET was negotiated. */
