@@ -60,7 +60,8 @@ public final class NetDriver implements AutoCloseable {
      * @param queueSize          entries per queue (power of two)
      * @param mergeableRxBuffers negotiate MRG_RXBUF: frames may span several RX buffers
      * @param eventIdx           negotiate VIRTIO_RING_F_EVENT_IDX
-     * @param rxBufferSize       bytes per RX buffer (header included); at least 1526 without MRG_RXBUF
+     * @param rxBufferSize       bytes per RX buffer (header included); at least 1526 without MRG_RXBUF, and with it
+     *                           enough that the queue's buffers hold a 1514-byte frame and its header
      * @param dma                GPA or IOVA addressing (IOVA negotiates ACCESS_PLATFORM)
      * @param indirectTx         negotiate VIRTIO_RING_F_INDIRECT_DESC and send each frame as an indirect
      *                           chain of two buffers: the header, then the frame
@@ -79,6 +80,11 @@ public final class NetDriver implements AutoCloseable {
             }
             if (rxBufferSize <= HEADER_SIZE || rxBufferSize > 65536) {
                 throw new IllegalArgumentException("RX buffer size " + rxBufferSize + " out of range");
+            }
+            long needed = (HEADER_SIZE + MAX_FRAME + rxBufferSize - 1) / rxBufferSize;
+            if (needed > queueSize) { // such a frame would never arrive: the device waits for buffers forever
+                throw new IllegalArgumentException("a " + MAX_FRAME + "-byte frame needs " + needed + " RX buffers of "
+                        + rxBufferSize + " bytes; the queue holds " + queueSize);
             }
         }
 

@@ -118,6 +118,10 @@ class TestKitValidationTest {
     @Test
     void aDriverConfigAndAClosedQueueRefuseWhatTheyCannotServe() throws Exception {
         rejected("queue size 0", () -> new NetDriver.Config(0, false, false, 2048, DmaWindow.PHYSICAL, false, false));
+        // With MRG_RXBUF a frame spans buffers, but only as many as the queue holds: a full-size frame never arrived.
+        rejected("needs 24 RX buffers of 64 bytes; the queue holds 8",
+                () -> new NetDriver.Config(8, true, false, 64, DmaWindow.PHYSICAL, false, false));
+        assertEquals(32, new NetDriver.Config(32, true, false, 64, DmaWindow.PHYSICAL, false, false).queueSize());
         assertEquals("dma", assertThrows(NullPointerException.class,
                 () -> NetDriver.Config.defaults().withDma(null)).getMessage());
         try (GuestMemory g = GuestMemory.allocate(0, 1 << 20)) {
