@@ -18,11 +18,13 @@ import static io.vhost4j.internal.gen.VhostH.*;
  */
 public final class HostVsock implements AutoCloseable {
     private final Fd fd;
+    private final boolean seqpacket;
     // One buffer per direction (a reader and a writer thread never share one); freed by the GC.
     private final MemorySegment in = Arena.ofAuto().allocate(1 << 16), out = Arena.ofAuto().allocate(1 << 16);
 
-    private HostVsock(Fd fd) {
+    private HostVsock(Fd fd, boolean seqpacket) {
         this.fd = fd;
+        this.seqpacket = seqpacket;
     }
 
     /**
@@ -44,27 +46,41 @@ public final class HostVsock implements AutoCloseable {
             sockaddr_vm.svm_cid(sa, (int) cid);
             sockaddr_vm.svm_port(sa, port);
             Errors.check(Sys.connect(fd.number(), sa), "connect", name);
-            return new HostVsock(fd);
+            return new HostVsock(fd, seqpacket);
         } catch (VhostException | RuntimeException e) {
             fd.close();
             throw e;
         }
     }
 
-    /** Writes all of {@code data} (one message on a seqpacket socket). */
+    /**
+     * Writes all of {@code data}: any length on a stream socket (64 KiB at a time), one message of at most 64 KiB on
+     * a seqpacket socket.
+     */
     public void write(byte[] data) throws VhostException {
-        if (data.length > out.byteSize()) {
-            throw new IllegalArgumentException(data.length + " bytes: at most " + out.byteSize() + " per call");
+        java.util.Objects.requireNonNull(data, "data");
+        if (seqpacket && data.length > out.byteSize()) {
+            throw new IllegalArgumentException("a seqpacket message of " + data.length + " bytes: at most "
+                    + out.byteSize());
         }
-        MemorySegment.copy(MemorySegment.ofArray(data), 0, out, 0, data.length);
-        long off = 0;
-        while (off < data.length) {
-            off += Errors.check(fd.write(out.asSlice(off), data.length - off), "write", fd.name());
+        for (int from = 0; from < data.length; ) {
+            int piece = (int) Math.min(data.length - from, out.byteSize());
+            MemorySegment.copy(MemorySegment.ofArray(data), from, out, 0, piece);
+            long off = 0;
+            while (off < piece) {
+                off += Errors.check(fd.write(out.asSlice(off), piece - off), "write", fd.name());
+            }
+            from += piece;
         }
     }
 
-    /** Reads up to {@code max} bytes (one message on a seqpacket socket); an empty array at end of stream. */
+    /**
+     * Reads up to {@code max} bytes, at least 1 (one message on a seqpacket socket); an empty array at end of stream.
+     */
     public byte[] read(int max) throws VhostException {
+        if (max < 1) {
+            throw new IllegalArgumentException("read up to " + max + " bytes: at least 1");
+        }
         long n = Errors.check(fd.read(in, Math.min(max, in.byteSize())), "read", fd.name());
         return in.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
