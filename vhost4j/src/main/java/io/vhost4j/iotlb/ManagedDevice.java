@@ -201,7 +201,7 @@ public final class ManagedDevice {
                 long rc = writeUpdate(r, w);
                 if (rc >= 0) {
                     if (miss) {
-                        recordAnswer(r, iova, access, System.nanoTime() - received, duplicate);
+                        recordAnswer(r, iova, System.nanoTime() - received, duplicate);
                     } else {
                         recordMapping(r, false);
                     }
@@ -310,8 +310,7 @@ public final class ManagedDevice {
      * Counts the miss of {@code iova} with the UPDATE written for it {@code servedNanos} after its read (a
      * {@code duplicate} answered again from the view).
      */
-    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, Access access, long servedNanos,
-                                           boolean duplicate) {
+    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, long servedNanos, boolean duplicate) {
         latency.record(servedNanos);
         misses++;
         if (duplicate) {

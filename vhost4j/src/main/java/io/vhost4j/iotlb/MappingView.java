@@ -6,8 +6,8 @@ import io.vhost4j.Access;
  * The manager's view of what one device's IOTLB holds: the mappings it wrote, oldest first, capped like the
  * kernel's (2048 by default, oldest evicted in O(1)). INVALIDATE drops every overlapping entry, as the
  * kernel does. A ring of primitive arrays: adding allocates nothing. Each entry keeps its user address (a
- * duplicate miss is answered from it again) and the IOVA of the miss it answered, and the last {@value #DROPPED} of those whose entry an invalidation dropped are remembered, to tell a
- * stale duplicate miss from a fault.
+ * duplicate miss is answered from it again) and the IOVA of the miss it answered, and the last {@value #DROPPED}
+ * of those whose entry an invalidation dropped are remembered, to tell a stale duplicate miss from a fault.
  */
 final class MappingView {
     private final long[] first;
