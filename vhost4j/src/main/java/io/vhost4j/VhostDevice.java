@@ -286,8 +286,18 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         ioctl("VHOST_SET_OWNER", VHOST_SET_OWNER(), MemorySegment.NULL);
     }
 
-    /** {@code VHOST_RESET_OWNER}: stops the device and drops all its state, including acked features. */
+    /**
+     * {@code VHOST_RESET_OWNER}: stops the device and drops all its state, including acked features; then any process
+     * may {@link #setOwner()} again. Only vhost-net has it: vhost-vsock and vhost-vdpa read the call as a queue ioctl
+     * (EFAULT, up to Linux 7.3 at least), so on a {@link DeviceKind#VSOCK} or {@link DeviceKind#VDPA} device this
+     * throws {@link UnsupportedOperationException} before the kernel sees it; there, close the device and open it
+     * again.
+     */
     public void resetOwner() throws VhostException {
+        if (kind() == DeviceKind.VSOCK || kind() == DeviceKind.VDPA) {
+            throw new UnsupportedOperationException(kind() + " devices have no VHOST_RESET_OWNER: close " + path()
+                    + " and open it again");
+        }
         ioctl("VHOST_RESET_OWNER", VHOST_RESET_OWNER(), MemorySegment.NULL);
         acked = null;
         ackedBackend = new BackendFeatures(0);

@@ -321,6 +321,19 @@ public class ValidationTest {
     }
 
     @Test
+    void anOwnedDeviceSaysHowToDropItsOwnerForItsKind() {
+        VhostException net = io.vhost4j.internal.sys.Errors.failure(Errno.EBUSY.value(), "VHOST_SET_OWNER",
+                "/dev/vhost-net");
+        assertTrue(net.hint().contains("VHOST_RESET_OWNER first"), net.hint());
+        VhostException vsock = io.vhost4j.internal.sys.Errors.failure(Errno.EBUSY.value(), "VHOST_SET_OWNER",
+                "/dev/vhost-vsock");
+        assertTrue(vsock.hint().contains("open the device again"), vsock.hint());
+        VhostException reset = io.vhost4j.internal.sys.Errors.failure(Errno.EFAULT.value(), "VHOST_RESET_OWNER",
+                "/dev/vhost-vdpa-0");
+        assertTrue(reset.hint().contains("only vhost-net"), reset.hint());
+    }
+
+    @Test
     void useAfterCloseIsIllegalState() throws Exception {
         VhostNet net = nullNet();
         net.close();

@@ -85,6 +85,18 @@ class TestKitApiKernelTest {
     }
 
     @Test
+    void aConfigureThatFailsHalfWayLeavesTheDeviceWithoutAnOwner() throws Exception {
+        try (NetLoopback loop = NetLoopback.open(NetDriver.Config.defaults(), "vk%d")) {
+            NetDriver d = loop.driver();
+            d.txQueue().kickFd().close(); // VHOST_SET_VRING_KICK of the TX queue will fail, after the owner was set
+            assertThrows(IllegalStateException.class, d::configure);
+            loop.net().setOwner(); // was EBUSY: the failed configure had kept the owner
+            assertEquals(null, loop.net().ackedFeatures(), "the acked features went with the owner");
+            loop.net().resetOwner();
+        }
+    }
+
+    @Test
     void aLoopbackMadeOnOneThreadIsDrivenOnAnotherAndClosedOnAThird() throws Exception {
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
         try {

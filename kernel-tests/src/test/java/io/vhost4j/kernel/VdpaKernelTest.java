@@ -129,6 +129,9 @@ class VdpaKernelTest {
             assertThrows(IllegalArgumentException.class, () -> v.getVringSize(2), "queue 2 of 2");
             assertThrows(IllegalArgumentException.class, () -> v.getConfig(8, 4), "past the 10-byte space");
             assertEquals(DeviceStatus.RESET, v.getStatus());
+            // vhost-vdpa has no VHOST_RESET_OWNER (the kernel answers EFAULT, reading it as a queue ioctl): refused
+            assertThrows(UnsupportedOperationException.class, v::resetOwner);
+            assertEquals(Errno.EBUSY, vhostFailure(v::setOwner).errno(), "still owned");
         }
     }
 

@@ -201,4 +201,34 @@ class VsockTrafficKernelTest {
             assertArrayEquals(new byte[] {1, 2, 3}, echoed.get(30, java.util.concurrent.TimeUnit.SECONDS));
         }
     }
+
+    @Test
+    void aCidInUseLeavesTheDeviceAsItWasSoAnotherCidStartsIt() throws Exception {
+        try (Guest other = Guest.start(); VhostVsock dev = VhostVsock.open();
+             GuestMemory mem = GuestMemory.allocate(BASE, VsockDriver.memoryNeeded(QUEUE));
+             VsockDriver d = VsockDriver.create(dev, mem, BASE, QUEUE)) {
+            VhostException taken = assertThrows(VhostException.class, () -> d.start(other.cid()));
+            assertEquals(Errno.EADDRINUSE, taken.errno(), taken.getMessage());
+            long cid = other.cid() + 1;
+            d.start(cid); // was EBUSY: the first start had set the owner before the kernel refused the CID
+            assertEquals(cid, d.cid());
+            // vhost-vsock cannot drop its owner: refused before the kernel (which answers EFAULT), and SET_OWNER's
+            // EBUSY says to reopen the device
+            assertThrows(UnsupportedOperationException.class, dev::resetOwner);
+            VhostException busy = assertThrows(VhostException.class, dev::setOwner);
+            assertEquals(Errno.EBUSY, busy.errno());
+            assertTrue(busy.hint().contains("open the device again"), busy.hint());
+            CompletableFuture<byte[]> echoed = host(() -> {
+                try (HostVsock s = HostVsock.connect(cid, 5002, false)) {
+                    s.write(new byte[] {4, 5, 6, 7});
+                    return s.read(16);
+                }
+            });
+            VsockDriver.Connection c = d.accept(5002, false, WAIT);
+            byte[] buf = new byte[16];
+            int n = c.read(buf, 0, buf.length, WAIT);
+            c.write(Arrays.copyOf(buf, n), WAIT);
+            assertArrayEquals(new byte[] {4, 5, 6, 7}, echoed.get(30, TimeUnit.SECONDS));
+        }
+    }
 }

@@ -262,7 +262,8 @@ public final class NetDriver implements AutoCloseable {
 
     /**
      * Everything up to the backend: owner, features (and backend feature IOTLB_MSG_V2 with the IOTLB on),
-     * memory table, both rings, kick/call/err eventfds; then posts every RX buffer. Once per driver.
+     * memory table, both rings, kick/call/err eventfds; then posts every RX buffer. Once per driver. On vhost-net a
+     * failure after the owner was set resets the owner (the device as it was: {@code configure} may be called again).
      *
      * @throws IllegalStateException if it was configured already
      */
@@ -274,8 +275,26 @@ public final class NetDriver implements AutoCloseable {
             configureVdpa();
             return;
         }
+        net.setOwner();
+        try {
+            configureOwnedNet();
+        } catch (VhostException | RuntimeException e) {
+            acked = null;
+            try {
+                net.resetOwner();
+            } catch (VhostException | RuntimeException undo) {
+                e.addSuppressed(undo);
+            }
+            throw e;
+        }
+        for (int i = 0; i < config.queueSize(); i++) {
+            postRx(i);
+        }
+    }
+
+    /** {@link #configure()} on vhost-net once this process owns the device: everything after the owner. */
+    private void configureOwnedNet() throws VhostException {
         VhostNet device = net;
-        device.setOwner();
         if (config.dma().kind() == io.vhost4j.AddressKind.IOVA
                 && device.getBackendFeatures().has(BackendFeature.IOTLB_MSG_V2)) {
             device.setBackendFeatures(io.vhost4j.BackendFeatures.of(BackendFeature.IOTLB_MSG_V2));
@@ -300,9 +319,6 @@ public final class NetDriver implements AutoCloseable {
             device.setVringKick(q, queues[q].kickFd());
             device.setVringCall(q, queues[q].callFd());
             device.setVringErr(q, errs[q]);
-        }
-        for (int i = 0; i < config.queueSize(); i++) {
-            postRx(i);
         }
     }
 

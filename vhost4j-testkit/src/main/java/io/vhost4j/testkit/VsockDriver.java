@@ -92,8 +92,10 @@ public final class VsockDriver implements AutoCloseable {
     }
 
     /**
-     * Owner, features (VERSION_1, and SEQPACKET where offered), memory table, both rings, RX buffers posted, guest CID
-     * {@code guestCid}, running. Once per driver; the CID is checked before anything reaches the device.
+     * Guest CID {@code guestCid}, owner, features (VERSION_1, and SEQPACKET where offered), memory table, both rings,
+     * running, RX buffers posted. Once per driver. The CID comes first (the kernel takes it without an owner), so a
+     * CID in use (EADDRINUSE) leaves the device as it was and {@code start} may be called again with another; a
+     * failure after the owner was set leaves the device owned (vhost-vsock cannot drop its owner: close it).
      *
      * @throws IllegalStateException if it was started already
      */
@@ -102,6 +104,8 @@ public final class VsockDriver implements AutoCloseable {
         if (started) {
             throw new IllegalStateException("the vsock driver was started already");
         }
+        device.setGuestCid(guestCid);
+        cid = guestCid;
         device.setOwner();
         Features offered = device.getFeatures();
         Features f = Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1);
@@ -119,12 +123,10 @@ public final class VsockDriver implements AutoCloseable {
             device.setVringKick(q, queues[q].kickFd());
             device.setVringCall(q, queues[q].callFd());
         }
+        device.setRunning(true);
         for (int i = 0; i < size; i++) {
             postRx(i);
         }
-        device.setGuestCid(guestCid);
-        cid = guestCid;
-        device.setRunning(true);
         rx.kick();
         started = true; // only now: traffic before a start that failed half-way is refused too
     }

@@ -90,6 +90,10 @@ public final class Errors {
                 if (vhost && !device.startsWith("/dev/vhost-vdpa") && operation.startsWith("write(IOTLB")) {
                     return "the device IOTLB is off: ack ACCESS_PLATFORM (setFeatures) first";
                 }
+                if (vhost && operation.equals("VHOST_RESET_OWNER")) {
+                    return "this device has no VHOST_RESET_OWNER (only vhost-net has): its kernel read the call as a"
+                            + " queue ioctl; close this file and open the device again";
+                }
                 if (vhost && (operation.equals("VHOST_NET_SET_BACKEND") || operation.equals("VHOST_VSOCK_SET_RUNNING"))) {
                     return "a ring is not accessible: set the memory table, the ring sizes and addresses first (with"
                             + " the device IOTLB on, the used rings must be mapped: ManagedDevice.prefault)";
@@ -103,7 +107,10 @@ public final class Errors {
             }
             case EBUSY -> {
                 if (vhost && operation.equals("VHOST_SET_OWNER")) {
-                    return "the device already has an owner (VHOST_RESET_OWNER first)";
+                    return device.startsWith("/dev/vhost-net")
+                            ? "the device already has an owner (VHOST_RESET_OWNER first)"
+                            : "the device already has an owner; only vhost-net can drop it (VHOST_RESET_OWNER): close"
+                                    + " this file and open the device again";
                 }
                 if (operation.startsWith("VDUSE_DESTROY_DEV")) {
                     return "the device is still on the vDPA bus (VdpaManagement.deleteDevice first) or its /dev/vduse"
