@@ -96,6 +96,35 @@ class TestKitApiKernelTest {
         }
     }
 
+    private static long openFds() throws java.io.IOException {
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    @Test
+    void aLayoutThatDoesNotFitOrWrapsIsRefusedBeforeAnyDescriptorIsOpened() throws Exception {
+        NetDriver.Config config = NetDriver.Config.defaults();
+        long base = NetLoopback.GUEST_BASE;
+        try (io.vhost4j.VhostNet net = io.vhost4j.VhostNet.open(); io.vhost4j.VhostVsock vsock = io.vhost4j.VhostVsock.open();
+             io.vhost4j.testkit.GuestMemory small = io.vhost4j.testkit.GuestMemory.allocate(base, 64 * 1024);
+             io.vhost4j.testkit.GuestMemory whole = io.vhost4j.testkit.GuestMemory.allocate(base, config.memoryNeeded())) {
+            long before = openFds();
+            for (int i = 0; i < 20; i++) { // each failure used to leave four eventfds open
+                assertThrows(IllegalArgumentException.class, () -> NetDriver.create(net, small, base, config));
+                assertThrows(IllegalArgumentException.class,
+                        () -> io.vhost4j.testkit.VsockDriver.create(vsock, small, base, 256));
+            }
+            // IOVA = GPA + offset: the layout's first page at IOVA 2^64 - 4096, the rest past 2^64
+            NetDriver.Config wraps = config.withDma(DmaWindow.iova(-base - 4096));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> NetDriver.create(net, whole, base, wraps));
+            assertTrue(e.getMessage().contains("wraps"), e.getMessage());
+            assertEquals(before, openFds(), "no descriptor left open by the refusals");
+            NetDriver.create(net, whole, base, config).close();
+        }
+    }
+
     @Test
     void aLoopbackMadeOnOneThreadIsDrivenOnAnotherAndClosedOnAThird() throws Exception {
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();

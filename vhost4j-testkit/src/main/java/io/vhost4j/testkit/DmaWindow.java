@@ -12,9 +12,13 @@ import io.vhost4j.AddressKind;
  * @param iovaOffset added to a GPA to get its IOVA (IOVA kind only)
  */
 public record DmaWindow(AddressKind kind, long iovaOffset) {
-    /** Checks that there is a kind. */
+    /** Checks that there is a kind, and no offset without the IOTLB (it would be ignored). */
     public DmaWindow {
         java.util.Objects.requireNonNull(kind, "kind");
+        if (kind != AddressKind.IOVA && iovaOffset != 0) {
+            throw new IllegalArgumentException("an IOVA offset (0x" + Long.toHexString(iovaOffset) + ") needs the IOVA"
+                    + " kind: with the device IOTLB off the device is given guest-physical addresses");
+        }
     }
 
     /** IOTLB off: descriptors carry guest-physical addresses. */

@@ -149,6 +149,8 @@ public final class NetDriver implements AutoCloseable {
         this.vdpa = device instanceof VhostVdpa v ? v : null;
         this.memory = memory;
         this.config = config;
+        memory.slice(baseGpa, config.layoutBytes()); // the whole layout must fit in one region,
+        DmaRange.of(config.dma(), baseGpa, config.layoutBytes()); // its device addresses must not wrap past 2^64
         int n = config.queueSize();
         long ring = SplitQueue.footprint(n);
         List<AutoCloseable> opened = new ArrayList<>();
@@ -163,7 +165,6 @@ public final class NetDriver implements AutoCloseable {
         }
         rxBufGpa = baseGpa + 2 * ring;
         txBufGpa = rxBufGpa + (long) n * config.rxBufferSize();
-        memory.slice(baseGpa, config.layoutBytes()); // the whole layout must fit in one region
         txSlotOfHead = new int[n];
         rxSlotOfHead = new int[n];
         freeTxSlots = new int[n];

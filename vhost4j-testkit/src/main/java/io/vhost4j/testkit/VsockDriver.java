@@ -59,6 +59,7 @@ public final class VsockDriver implements AutoCloseable {
         this.device = device;
         this.memory = memory;
         this.size = size;
+        java.util.Objects.requireNonNull(memory, "memory").slice(baseGpa, memoryNeeded(size)); // fits in one region
         long ring = SplitQueue.footprint(size);
         SplitQueue r = new SplitQueue(memory, baseGpa, size, DmaWindow.PHYSICAL, false);
         try {
@@ -70,7 +71,6 @@ public final class VsockDriver implements AutoCloseable {
         rx = r;
         rxBufGpa = baseGpa + 2 * ring;
         txBufGpa = rxBufGpa + (long) size * SLOT;
-        memory.slice(baseGpa, memoryNeeded(size)); // the layout must fit in one region
         rxSlotOfHead = new int[size];
         txSlotOfHead = new int[size];
         freeTx = new int[size];

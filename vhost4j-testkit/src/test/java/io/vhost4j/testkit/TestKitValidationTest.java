@@ -37,6 +37,7 @@ class TestKitValidationTest {
         assertEquals("perm", assertThrows(NullPointerException.class,
                 () -> new OffsetTranslator(0, 0, 4096, 4096, null)).getMessage());
         assertEquals("kind", assertThrows(NullPointerException.class, () -> new DmaWindow(null, 0)).getMessage());
+        rejected("needs the IOVA kind", () -> new DmaWindow(io.vhost4j.AddressKind.USER, 4096)); // was ignored
         assertEquals("flushAfter", assertThrows(NullPointerException.class,
                 () -> VirtualIommu.lazy(0x100_0000L, 16, 16, 8, null)).getMessage());
     }
