@@ -209,6 +209,7 @@ class VsockTrafficKernelTest {
              VsockDriver d = VsockDriver.create(dev, mem, BASE, QUEUE)) {
             VhostException taken = assertThrows(VhostException.class, () -> d.start(other.cid()));
             assertEquals(Errno.EADDRINUSE, taken.errno(), taken.getMessage());
+            assertTrue(taken.hint().contains("choose another"), taken.hint());
             long cid = other.cid() + 1;
             d.start(cid); // was EBUSY: the first start had set the owner before the kernel refused the CID
             assertEquals(cid, d.cid());

@@ -99,6 +99,12 @@ public final class Errors {
                             + " the device IOTLB on, the used rings must be mapped: ManagedDevice.prefault)";
                 }
             }
+            case EADDRINUSE -> {
+                if (vhost && operation.equals("VHOST_VSOCK_SET_GUEST_CID")) {
+                    return "another vhost-vsock device of this host (or the host's own guest transport) has this CID:"
+                            + " choose another";
+                }
+            }
             case ENOBUFS -> {
                 if (vhost && operation.equals("VHOST_FREE_WORKER")) {
                     return "this device has no worker calls (VHOST_NEW_WORKER answers ENOTTY): its kernel read the"
