@@ -7,9 +7,13 @@ import static io.vhost4j.internal.gen.VhostH.*;
  * vhost-net and vhost-vsock offer only {@link #IOTLB_MSG_V2}; the rest are vhost-vdpa's.
  */
 public enum BackendFeature {
+    /** IOTLB messages in the v2 layout ({@code struct vhost_msg_v2}, with an address-space id). */
     IOTLB_MSG_V2(VHOST_BACKEND_F_IOTLB_MSG_V2()),
+    /** vhost-vdpa: UPDATEs between BATCH_BEGIN and BATCH_END reach the device as one map. */
     IOTLB_BATCH(VHOST_BACKEND_F_IOTLB_BATCH()),
+    /** vhost-vdpa: the {@code asid} of v2 messages selects an address space. */
     IOTLB_ASID(VHOST_BACKEND_F_IOTLB_ASID()),
+    /** vhost-vdpa: {@code VHOST_VDPA_SUSPEND} works. */
     SUSPEND(VHOST_BACKEND_F_SUSPEND()),
     /** vhost-vdpa, Linux 6.7+: {@code VHOST_VDPA_RESUME} works. */
     RESUME(VHOST_BACKEND_F_RESUME()),

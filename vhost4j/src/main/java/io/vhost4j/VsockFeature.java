@@ -5,7 +5,9 @@ package io.vhost4j;
  * generated from, hence spelled out here.
  */
 public enum VsockFeature implements Feature {
+    /** SOCK_STREAM connections. */
     STREAM(0),
+    /** SOCK_SEQPACKET connections (Linux 5.14+). */
     SEQPACKET(1);
 
     private final int bit;

@@ -187,8 +187,10 @@ public final class NetLoopback implements AutoCloseable {
         return this;
     }
 
+    /** The vhost-net device the driver configures. */
     public VhostNet net() { return net; }
 
+    /** The guest memory the driver's rings and buffers live in. */
     public GuestMemory memory() { return memory; }
 
     /**
@@ -206,8 +208,10 @@ public final class NetLoopback implements AutoCloseable {
     /** The backend of both queues. */
     public NetBackend backend() { return backend; }
 
+    /** The packet socket on the backend's interface: the far end of the loop. */
     public PacketSocket peer() { return peer; }
 
+    /** The guest-side virtio-net driver. */
     public NetDriver driver() { return driver; }
 
     /** Frames of other EtherTypes that reached the RX queue (the host's own traffic), skipped. */
@@ -337,6 +341,7 @@ public final class NetLoopback implements AutoCloseable {
     public static final class FrameCheckException extends IOException {
         private static final long serialVersionUID = 1L;
 
+        /** A failed check, described by {@code message}. */
         public FrameCheckException(String message) {
             super(message);
         }

@@ -31,7 +31,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable {
     /** When unmapped IOVAs are invalidated. */
-    public enum Mode { STRICT, LAZY }
+    public enum Mode {
+        /** Each unmap is invalidated at once, as a Linux guest's strict DMA mode does. */
+        STRICT,
+        /** Unmapped IOVAs are invalidated in batches, as a Linux guest's lazy (flush queue) mode does. */
+        LAZY
+    }
 
     /** Where invalidations go. */
     @FunctionalInterface
