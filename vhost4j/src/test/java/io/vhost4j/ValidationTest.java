@@ -321,6 +321,14 @@ public class ValidationTest {
     }
 
     @Test
+    void aConnectThatFoundNoReceiverSaysToStartItFirst() {
+        for (Errno e : new Errno[] {Errno.ENOENT, Errno.ECONNREFUSED}) {
+            VhostException x = io.vhost4j.internal.sys.Errors.failure(e.value(), "connect", "/run/vmm.sock");
+            assertTrue(x.hint().contains("FdPassing.receive"), x.hint());
+        }
+    }
+
+    @Test
     void anOwnedDeviceSaysHowToDropItsOwnerForItsKind() {
         VhostException net = io.vhost4j.internal.sys.Errors.failure(Errno.EBUSY.value(), "VHOST_SET_OWNER",
                 "/dev/vhost-net");

@@ -36,7 +36,11 @@ public final class Errors {
     static String hint(Errno errno, String operation, String device) {
         boolean vhost = isVhost(device);
         switch (errno) {
-            case ENOENT, ENODEV, ENXIO -> {
+            case ENOENT, ENODEV, ENXIO, ECONNREFUSED -> {
+                if (operation.equals("connect") && errno != Errno.ENODEV && errno != Errno.ENXIO) {
+                    return "nothing listened on that socket in time: start the side that receives the descriptors"
+                            + " (FdPassing.receive) first, or wait longer";
+                }
                 if (isFamilyLookup(operation)) {
                     String family = operation.substring("CTRL_CMD_GETFAMILY ".length());
                     return "the kernel has no generic netlink family \"" + family + "\": its module is not loaded"
