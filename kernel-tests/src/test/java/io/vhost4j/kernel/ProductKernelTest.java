@@ -251,7 +251,8 @@ class ProductKernelTest {
                 "jit.miss_path.warmup_s", "iotlb.miss.p50_us", "iotlb.miss.p99_us", "iotlb.miss.heap_bytes",
                 "profile.iotlb_thread.native_share", "iotlb.one_device.misses_per_s", "iotlb.one_device.service_us",
                 "iotlb.one_device.tx64_frames_per_s", "iotlb.one_device.cpu_us_per_miss",
-                "iotlb.one_device.epoll_c.cpu_us_per_miss", "iotlb.one_device.epoll_c.service_us",
+                "iotlb.one_device.user_us_per_miss", "iotlb.one_device.epoll_c.cpu_us_per_miss",
+                "iotlb.one_device.epoll_c.user_us_per_miss", "iotlb.one_device.epoll_c.service_us",
                 "iotlb.one_device.epoll_c.tx64_frames_per_s", "profile.viommu_lazy_exact.native_share",
                 "jit.viommu_path.warmup_s"));
         for (String mode : List.of("strict", "lazy")) {

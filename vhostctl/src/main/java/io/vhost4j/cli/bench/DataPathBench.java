@@ -11,8 +11,6 @@ import io.vhost4j.testkit.NetLoopback;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +19,6 @@ import java.util.List;
 public final class DataPathBench {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final long WARM_UP_NANOS = 2_000_000_000L; // time-based: C2 compiles late in a slow guest
-    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
     /**
      * One direction's result.
@@ -55,7 +52,8 @@ public final class DataPathBench {
         }
         d.flushTx(WAIT);
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
-        long t0 = System.nanoTime(), u0 = THREADS.getCurrentThreadUserTime(), c0 = THREADS.getCurrentThreadCpuTime();
+        long t0 = System.nanoTime();
+        CpuTime cpu0 = CpuTime.current();
         long sent = 0;
         while (System.nanoTime() < deadline) {
             for (int i = 0; i < 256; i++) {
@@ -64,7 +62,7 @@ public final class DataPathBench {
             sent += 256;
         }
         d.flushTx(WAIT);
-        return result(sent, t0, u0, c0);
+        return result(sent, t0, cpu0);
     }
 
     /**
@@ -106,12 +104,13 @@ public final class DataPathBench {
             rxBatch(loop, frame, buf);
         }
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
-        long t0 = System.nanoTime(), u0 = THREADS.getCurrentThreadUserTime(), c0 = THREADS.getCurrentThreadCpuTime();
+        long t0 = System.nanoTime();
+        CpuTime cpu0 = CpuTime.current();
         long got = 0;
         while (System.nanoTime() < deadline) {
             got += rxBatch(loop, frame, buf);
         }
-        return result(got, t0, u0, c0);
+        return result(got, t0, cpu0);
     }
 
     private static int rxBatch(NetLoopback loop, MemorySegment frame, MemorySegment buf) throws Exception {
@@ -127,10 +126,10 @@ public final class DataPathBench {
         return got;
     }
 
-    private static Throughput result(long frames, long t0, long u0, long c0) {
+    private static Throughput result(long frames, long t0, CpuTime cpu0) {
         double secs = (System.nanoTime() - t0) / 1e9;
-        return new Throughput(frames / secs, (THREADS.getCurrentThreadUserTime() - u0) / (double) frames,
-                (THREADS.getCurrentThreadCpuTime() - c0) / (double) frames);
+        CpuTime cpu = CpuTime.current().since(cpu0);
+        return new Throughput(frames / secs, 1e3 * cpu.userMicrosPer(frames), 1e3 * cpu.cpuMicrosPer(frames));
     }
 
     /** The three figures of one direction: frames/s, and the driver thread's CPU and user time per frame. */

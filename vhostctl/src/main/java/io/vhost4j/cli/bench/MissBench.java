@@ -35,17 +35,13 @@ public final class MissBench {
      *
      * @param missesPerSecond    misses read per second
      * @param framesPerSecond    TX frames passed per second under that load
-     * @param duplicateShare     share of misses for addresses already mapped (Java side only; 0 for C)
+     * @param duplicateShare     share of misses inside one of the 16 newest answers since the last invalidation
      * @param meanServiceMicros  mean time from reading a MISS to the UPDATE written
      * @param cpuMicrosPerMiss   CPU time (user and system) of the thread serving the misses, per miss read
+     * @param userMicrosPerMiss  the user-mode part of that
      */
     public record MissRun(double missesPerSecond, double framesPerSecond, double duplicateShare,
-                          double meanServiceMicros, double cpuMicrosPerMiss) {}
-
-    /** CPU nanoseconds {@code t} has used (user and system). */
-    private static long cpuNanos(Thread t) {
-        return ManagementFactory.getThreadMXBean().getThreadCpuTime(t.threadId());
-    }
+                          double meanServiceMicros, double cpuMicrosPerMiss, double userMicrosPerMiss) {}
 
     /**
      * What the profiled Java round (not one of the measured rounds) shows.
@@ -176,10 +172,11 @@ public final class MissBench {
             r.md.resetLatency();
             DeviceStats s0 = r.md.stats();
             Instant from = Instant.now();
-            long t0 = System.nanoTime(), cpu0 = cpuNanos(r.loopThread);
+            long t0 = System.nanoTime();
+            CpuTime cpu0 = CpuTime.of(r.loopThread);
             long frames = r.churn(seconds);
             double secs = (System.nanoTime() - t0) / 1e9;
-            long cpu = cpuNanos(r.loopThread) - cpu0;
+            CpuTime cpu = CpuTime.of(r.loopThread).since(cpu0);
             windows.add(new Instant[] {from, Instant.now()});
             DeviceStats s1 = r.md.stats();
             if (s1.faults() != 0) {
@@ -188,7 +185,7 @@ public final class MissBench {
             long misses = s1.misses() - s0.misses();
             return new MissRun(misses / secs, frames / secs,
                     misses == 0 ? 0 : (s1.duplicates() - s0.duplicates()) / (double) misses,
-                    s1.latency().meanNanos() / 1e3, misses == 0 ? 0 : cpu / 1e3 / misses);
+                    s1.latency().meanNanos() / 1e3, cpu.cpuMicrosPer(misses), cpu.userMicrosPer(misses));
         }
     }
 
@@ -236,10 +233,11 @@ public final class MissBench {
             Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
             long m0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
             long d0 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
-            long t0 = System.nanoTime(), cpu0 = cpuNanos(server);
+            long t0 = System.nanoTime();
+            CpuTime cpu0 = CpuTime.of(server);
             long frames = Churn.tx(List.of(l), invalidate, seconds);
             double secs = (System.nanoTime() - t0) / 1e9;
-            long cpu = cpuNanos(server) - cpu0;
+            CpuTime cpu = CpuTime.of(server).since(cpu0);
             long m1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
             long d1 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
             stopFd.signal();
@@ -249,7 +247,7 @@ public final class MissBench {
             }
             return new MissRun((m1 - m0) / secs, frames / secs, m1 == m0 ? 0 : (d1 - d0) / (double) (m1 - m0),
                     m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0),
-                    m1 == m0 ? 0 : cpu / 1e3 / (m1 - m0));
+                    cpu.cpuMicrosPer(m1 - m0), cpu.userMicrosPer(m1 - m0));
         }
     }
 
@@ -263,6 +261,7 @@ public final class MissBench {
         Samples ef = new Samples(rounds), es = new Samples(rounds); // the C loop sleeping in epoll_wait
         Samples cd = new Samples(rounds), ed = new Samples(rounds); // the C loops' duplicate shares
         Samples jc = new Samples(rounds), cc = new Samples(rounds), ec = new Samples(rounds); // CPU per miss
+        Samples ju = new Samples(rounds), cu = new Samples(rounds), eu = new Samples(rounds); // its user-mode part
         JitState jit;
         ManagerDetail detail;
         try (Profile profile = Profile.start(Profile.MISS_PATH)) {
@@ -279,6 +278,7 @@ public final class MissBench {
                 dup.add(j.duplicateShare());
                 js.add(j.meanServiceMicros());
                 jc.add(j.cpuMicrosPerMiss());
+                ju.add(j.userMicrosPerMiss());
                 if (c != null) {
                     progress.say("IOTLB misses, 1 device, plain C miss loop (poll) in the same process" + of);
                     MissRun r = cRound(c, CLoop.Wait.POLL);
@@ -286,12 +286,14 @@ public final class MissBench {
                     cf.add(r.framesPerSecond());
                     cs.add(r.meanServiceMicros());
                     cc.add(r.cpuMicrosPerMiss());
+                    cu.add(r.userMicrosPerMiss());
                     cd.add(r.duplicateShare());
                     progress.say("IOTLB misses, 1 device, plain C miss loop (epoll) in the same process" + of);
                     MissRun e = cRound(c, CLoop.Wait.EPOLL);
                     ef.add(e.framesPerSecond());
                     es.add(e.meanServiceMicros());
                     ec.add(e.cpuMicrosPerMiss());
+                    eu.add(e.userMicrosPerMiss());
                     ed.add(e.duplicateShare());
                 }
             }
@@ -333,9 +335,14 @@ public final class MissBench {
                         100 * ed.median())) + "; " + rounds(jf, c == null ? null : cf)));
         figures.add(new Figure("iotlb.one_device.cpu_us_per_miss", "CPU time of the serving thread per miss read"
                 + " (user + system, " + median + ")", jc.median(), c == null ? null : cc.median(), "µs", null));
+        figures.add(new Figure("iotlb.one_device.user_us_per_miss", "user-mode part of that CPU time (" + median
+                + ")", ju.median(), c == null ? null : cu.median(), "µs", null));
         figures.add(new Figure("iotlb.one_device.epoll_c.cpu_us_per_miss", "CPU time per miss, against the C loop"
                 + " sleeping in epoll_wait (" + median + ")", jc.median(), c == null ? null : ec.median(), "µs",
                 null));
+        figures.add(new Figure("iotlb.one_device.epoll_c.user_us_per_miss", "user-mode CPU time per miss, against"
+                + " the C loop sleeping in epoll_wait (" + median + ")", ju.median(), c == null ? null : eu.median(),
+                "µs", null));
         figures.add(new Figure("iotlb.one_device.epoll_c.service_us", "IOTLB miss mean service time, against the C"
                 + " loop sleeping in epoll_wait (" + median + ")", js.median(), c == null ? null : es.median(), "µs",
                 "Java: the same rounds as above; " + rounds(js, c == null ? null : es)));
