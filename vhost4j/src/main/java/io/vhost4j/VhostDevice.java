@@ -295,6 +295,9 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public void resetOwner() throws VhostException {
         if (kind() == DeviceKind.VSOCK || kind() == DeviceKind.VDPA) {
+            if (isClosed()) {
+                throw new IllegalStateException(path() + " is closed"); // use after close, whatever the call
+            }
             throw new UnsupportedOperationException(kind() + " devices have no VHOST_RESET_OWNER: close " + path()
                     + " and open it again");
         }

@@ -219,6 +219,10 @@ class VsockTrafficKernelTest {
             VhostException busy = assertThrows(VhostException.class, dev::setOwner);
             assertEquals(Errno.EBUSY, busy.errno());
             assertTrue(busy.hint().contains("open the device again"), busy.hint());
+            try (VhostVsock closed = VhostVsock.open()) {
+                closed.close();
+                assertThrows(IllegalStateException.class, closed::resetOwner, "use after close comes first");
+            }
             CompletableFuture<byte[]> echoed = host(() -> {
                 try (HostVsock s = HostVsock.connect(cid, 5002, false)) {
                     s.write(new byte[] {4, 5, 6, 7});
