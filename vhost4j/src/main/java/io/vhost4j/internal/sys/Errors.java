@@ -32,14 +32,22 @@ public final class Errors {
         return operation.startsWith("CTRL_CMD_GETFAMILY ");
     }
 
+    /** The hint for a {@code connect} that found no socket file or no listener (after FdPassing's retries). */
+    private static final String NO_RECEIVER = "nothing listened on that socket in time: start the side that receives"
+            + " the descriptors (FdPassing.receive) first, or wait longer";
+
     /** A short remedy for well-known failures, or {@code null}. */
     static String hint(Errno errno, String operation, String device) {
         boolean vhost = isVhost(device);
         switch (errno) {
-            case ENOENT, ENODEV, ENXIO, ECONNREFUSED -> {
-                if (operation.equals("connect") && errno != Errno.ENODEV && errno != Errno.ENXIO) {
-                    return "nothing listened on that socket in time: start the side that receives the descriptors"
-                            + " (FdPassing.receive) first, or wait longer";
+            case ECONNREFUSED -> {
+                if (operation.equals("connect")) {
+                    return NO_RECEIVER;
+                }
+            }
+            case ENOENT, ENODEV, ENXIO -> {
+                if (operation.equals("connect") && errno == Errno.ENOENT) {
+                    return NO_RECEIVER;
                 }
                 if (isFamilyLookup(operation)) {
                     String family = operation.substring("CTRL_CMD_GETFAMILY ".length());
