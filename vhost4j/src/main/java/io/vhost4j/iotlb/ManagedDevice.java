@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
-import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_INVALIDATE;
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_MISS;
 import static io.vhost4j.internal.gen.VhostH.VHOST_IOTLB_UPDATE;
 
@@ -488,10 +487,12 @@ public final class ManagedDevice {
                 throw new IllegalStateException(device.path() + " is registered again: invalidate through its new"
                         + " ManagedDevice");
             }
-            // Through the channel, as every message of a served device (VhostDevice.writeIotlb refuses then).
+            // Through the channel, as every message of a served device (VhostDevice.writeIotlb refuses then), encoded
+            // as writeIotlb encodes it.
+            IotlbMessage message = IotlbMessage.invalidate(iova, size);
             MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
-            IotlbWire.put(m, device.iotlbMessagesV2(), 0, VHOST_IOTLB_INVALIDATE(), iova, size, 0, 0);
-            channel.writeOrThrow(m, "write(IOTLB INVALIDATE)", device.path());
+            message.encode(m, device.iotlbMessagesV2());
+            channel.writeOrThrow(m, "write(IOTLB " + message.type() + ")", device.path());
             synchronized (this) {
                 invalidations++;
                 view.invalidate(iova, iova + (size - 1));
