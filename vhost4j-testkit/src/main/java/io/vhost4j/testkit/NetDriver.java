@@ -522,7 +522,7 @@ public final class NetDriver implements AutoCloseable {
     public boolean transmit(MemorySegment frame, Duration timeout) throws IOException {
         java.util.Objects.requireNonNull(timeout, "timeout");
         checkConfigured("transmit");
-        if (!queueTx(frame, timeout)) {
+        if (!queueTx(frame, VnetHeader.NONE, timeout, MAX_FRAME)) { // checked above: not the public queueTx again
             return false;
         }
         tx.kick();

@@ -100,11 +100,10 @@ public final class VsockDriver implements AutoCloseable {
      * @throws IllegalStateException if it was started already
      */
     public void start(long guestCid) throws VhostException {
-        VhostVsock.checkGuestCid(guestCid);
         if (started) {
             throw new IllegalStateException("the vsock driver was started already");
         }
-        device.setGuestCid(guestCid);
+        device.setGuestCid(guestCid); // first: it refuses a reserved CID before the kernel, and needs no owner
         cid = guestCid;
         device.setOwner();
         Features offered = device.getFeatures();
