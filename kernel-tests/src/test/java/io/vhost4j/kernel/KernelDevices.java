@@ -42,6 +42,13 @@ public final class KernelDevices {
         require("/dev/net/tun");
     }
 
+    /** How many file descriptors this process has open ({@code /proc/self/fd}): leak checks compare two counts. */
+    static long openFds() throws java.io.IOException {
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
     /** Whether the running kernel is at least {@code major.minor} ({@code os.version}). */
     static boolean kernelAtLeast(int major, int minor) {
         String[] v = System.getProperty("os.version").split("[.-]");

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -22,12 +21,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Opening and closing devices leaks neither file descriptors nor native memory. */
 @Tag("kernel")
 class LifecycleKernelTest {
-
-    private static long openFds() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
-    }
 
     private static long rssKiB() throws IOException {
         return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS:"))
@@ -42,7 +35,7 @@ class LifecycleKernelTest {
                 net.getFeatures();
             }
         }
-        long fds = openFds();
+        long fds = KernelDevices.openFds();
         long rss = rssKiB();
         // 16 threads: each vhost-net release waits for an RCU grace period, which concurrent closes share.
         try (ExecutorService pool = Executors.newFixedThreadPool(16)) {
@@ -65,7 +58,7 @@ class LifecycleKernelTest {
                 f.get();
             }
         }
-        assertEquals(fds, openFds(), "file descriptors leaked");
+        assertEquals(fds, KernelDevices.openFds(), "file descriptors leaked");
         long grown = rssKiB() - rss;
         assertTrue(grown < 32 * 1024, "resident memory grew by " + grown + " KiB over 10 000 devices");
     }

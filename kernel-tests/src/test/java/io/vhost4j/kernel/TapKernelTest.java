@@ -37,8 +37,6 @@ class TapKernelTest {
         return Files.exists(Path.of("/sys/class/net", name));
     }
 
-    /** Whether the running kernel is at least {@code major.minor}. */
-
     @Test
     void optionsAreSetAndReadBackFromTheKernel() throws Exception {
         TapOptions o = TapOptions.defaults().withVnetHeaderSize(10).withSendBuffer(1 << 20)

@@ -96,12 +96,6 @@ class TestKitApiKernelTest {
         }
     }
 
-    private static long openFds() throws java.io.IOException {
-        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
-            return fds.count();
-        }
-    }
-
     @Test
     void aLayoutThatDoesNotFitOrWrapsIsRefusedBeforeAnyDescriptorIsOpened() throws Exception {
         NetDriver.Config config = NetDriver.Config.defaults();
@@ -109,7 +103,7 @@ class TestKitApiKernelTest {
         try (io.vhost4j.VhostNet net = io.vhost4j.VhostNet.open(); io.vhost4j.VhostVsock vsock = io.vhost4j.VhostVsock.open();
              io.vhost4j.testkit.GuestMemory small = io.vhost4j.testkit.GuestMemory.allocate(base, 64 * 1024);
              io.vhost4j.testkit.GuestMemory whole = io.vhost4j.testkit.GuestMemory.allocate(base, config.memoryNeeded())) {
-            long before = openFds();
+            long before = KernelDevices.openFds();
             for (int i = 0; i < 20; i++) { // each failure used to leave four eventfds open
                 assertThrows(IllegalArgumentException.class, () -> NetDriver.create(net, small, base, config));
                 assertThrows(IllegalArgumentException.class,
@@ -120,7 +114,7 @@ class TestKitApiKernelTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> NetDriver.create(net, whole, base, wraps));
             assertTrue(e.getMessage().contains("wraps"), e.getMessage());
-            assertEquals(before, openFds(), "no descriptor left open by the refusals");
+            assertEquals(before, KernelDevices.openFds(), "no descriptor left open by the refusals");
             NetDriver.create(net, whole, base, config).close();
         }
     }
