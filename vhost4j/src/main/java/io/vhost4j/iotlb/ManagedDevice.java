@@ -52,7 +52,12 @@ public final class ManagedDevice {
     }
 
     private Work loopWork; // the loop thread's (created on its first drain)
-    /** Held from a translation to the end of its UPDATE's write, and across an INVALIDATE's write. */
+    /**
+     * The device's one lock for what it knows: held from a translation to the end of its UPDATE's write (and the
+     * bookkeeping of that answer), across an INVALIDATE's write, and around every read or change of the view, the
+     * counters, the latency histogram and the unanswered faults. One lock, taken once per miss (a monitor is a pair
+     * of atomic instructions on the path a waiting queue waits for). Never held while a fault listener runs.
+     */
     private final Object mapLock = new Object();
     private final MappingPolicy policy;
     private boolean hasLastMiss;             // the loop's: the previous miss's mapping, for prefetch
@@ -63,11 +68,11 @@ public final class ManagedDevice {
     /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
     static final int VIEW_CAPACITY = 2048;
     private final MappingView view = new MappingView(VIEW_CAPACITY);
-    private final LatencyHistogram latency = new LatencyHistogram(); // guarded by this
-    private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
+    private final LatencyHistogram latency = new LatencyHistogram(); // guarded by mapLock, as the view
+    private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // mapLock
     /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
-    private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by this
-    private int unansweredCount; // guarded by this
+    private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by mapLock
+    private int unansweredCount; // guarded by mapLock
     /** How many refused misses a device remembers for {@link #retryFaults()}; older ones are dropped. */
     public static final int MAX_UNANSWERED = 256;
     /**
@@ -101,9 +106,9 @@ public final class ManagedDevice {
     // ---- serving (the manager's loop thread) ---------------------------------------------------------
 
     /**
-     * Reads and answers every queued miss; returns how many were read. The monitor is held only around the
-     * counters and the view, never across a syscall, so that a VMM thread calling {@link #invalidate} is never
-     * held up by a drain.
+     * Reads and answers every queued miss; returns how many were read. The mapping lock is taken once per miss
+     * (see {@link #map}), never across a read, so that a VMM thread calling {@link #invalidate} waits for one
+     * UPDATE at most.
      */
     int drain(MemorySegment readBuf, MemorySegment writeBuf) {
         servingThread = Thread.currentThread(); // then read removed: see there
@@ -137,7 +142,7 @@ public final class ManagedDevice {
                 }
                 long received = System.nanoTime();
                 if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
-                    synchronized (this) {
+                    synchronized (mapLock) {
                         unexpected++;
                     }
                     continue;
@@ -178,7 +183,7 @@ public final class ManagedDevice {
      * {@code received}, a {@link System#nanoTime()}), counts the miss together with
      * its outcome (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it,
      * and records its service time up to the UPDATE written (as the C loop of the benchmarks measures it).
-     * Translation and write happen under the mapping lock (see {@link #invalidate}).
+     * Translation, write and bookkeeping happen under the mapping lock, taken once (see {@link #invalidate}).
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
@@ -211,16 +216,13 @@ public final class ManagedDevice {
             } else {
                 failed = r.fault;
                 why = r.detail;
-                if (failed == IotlbFault.Reason.NO_MAPPING && miss) {
-                    synchronized (this) {
-                        // The kernel holds a mapping for it (the guest is unmapping it right now), or a miss of
-                        // this very address was answered and that mapping since invalidated: either way this MISS
-                        // was queued before, and its access went through the first answer.
-                        if (view.covers(iova, access) || view.answeredAndDropped(iova)) {
-                            failed = IotlbFault.Reason.STALE_MISS;
-                            why = "a duplicate MISS for a mapping the guest has removed since";
-                        }
-                    }
+                // The kernel holds a mapping for it (the guest is unmapping it right now), or a miss of this very
+                // address was answered and that mapping since invalidated: either way this MISS was queued before,
+                // and its access went through the first answer.
+                if (failed == IotlbFault.Reason.NO_MAPPING && miss
+                        && (view.covers(iova, access) || view.answeredAndDropped(iova))) {
+                    failed = IotlbFault.Reason.STALE_MISS;
+                    why = "a duplicate MISS for a mapping the guest has removed since";
                 }
             }
         }
@@ -257,10 +259,8 @@ public final class ManagedDevice {
                 return;
             }
             ahead.copyFrom(w.piece);
-            synchronized (this) {
-                if (view.coversRecent(direction > 0 ? ahead.first : ahead.last(), access, DUPLICATE_WINDOW)) {
-                    return;
-                }
+            if (view.coversRecent(direction > 0 ? ahead.first : ahead.last(), access, DUPLICATE_WINDOW)) {
+                return;
             }
             if (policy.coalesceBytes() > 0) {
                 MissResolver.coalesce(ahead, access, policy.coalesceBytes(), translator, guestMemory, w.translation,
@@ -286,17 +286,15 @@ public final class ManagedDevice {
      * mapping, however often the kernel re-raises the miss. As safe as a translation: an invalidation since would
      * have dropped the mapping from the view, and one racing this answer waits for the mapping lock held here. The
      * UPDATE is still written: it wakes whichever queue raised this MISS (the first answer woke only queues whose
-     * MISS had been read by then).
+     * MISS had been read by then). Under the mapping lock.
      */
     private boolean answerAgain(long iova, Access access, MissResolver.Resolution r) {
-        synchronized (this) {
-            int m = view.findRecent(iova, access, DUPLICATE_WINDOW);
-            if (m < 0) {
-                return false;
-            }
-            r.answerWith(view.first(m), view.last(m), view.userAddr(m), view.perm(m), iova);
-            return true;
+        int m = view.findRecent(iova, access, DUPLICATE_WINDOW);
+        if (m < 0) {
+            return false;
         }
+        r.answerWith(view.first(m), view.last(m), view.userAddr(m), view.perm(m), iova);
+        return true;
     }
 
     private long writeUpdate(MissResolver.Resolution r, Work w) {
@@ -307,9 +305,9 @@ public final class ManagedDevice {
 
     /**
      * Counts the miss of {@code iova} with the UPDATE written for it {@code servedNanos} after its read (a
-     * {@code duplicate} answered again from the view).
+     * {@code duplicate} answered again from the view). Under the mapping lock.
      */
-    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, long servedNanos, boolean duplicate) {
+    private void recordAnswer(MissResolver.Resolution r, long iova, long servedNanos, boolean duplicate) {
         latency.record(servedNanos);
         misses++;
         if (duplicate) {
@@ -319,8 +317,11 @@ public final class ManagedDevice {
         view.addAnswer(r.first, r.last(), r.userAddr, r.perm, iova);
     }
 
-    /** Counts an UPDATE that answers no miss: a prefault, a retry, or (when {@code ahead}) a prefetched entry. */
-    private synchronized void recordMapping(MissResolver.Resolution r, boolean ahead) {
+    /**
+     * Counts an UPDATE that answers no miss: a prefault, a retry, or (when {@code ahead}) a prefetched entry. Under
+     * the mapping lock.
+     */
+    private void recordMapping(MissResolver.Resolution r, boolean ahead) {
         updates++;
         if (ahead) {
             prefetches++;
@@ -329,7 +330,7 @@ public final class ManagedDevice {
     }
 
     private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
-        synchronized (this) {
+        synchronized (mapLock) {
             if (miss) {
                 misses++;
                 if (reason == IotlbFault.Reason.STALE_MISS) {
@@ -367,7 +368,10 @@ public final class ManagedDevice {
         }
     }
 
-    /** Keeps a refused miss for {@link #retryFaults()} (once per IOVA and access; the oldest goes when full). */
+    /**
+     * Keeps a refused miss for {@link #retryFaults()} (once per IOVA and access; the oldest goes when full). Under
+     * the mapping lock.
+     */
     private void remember(long iova, Access access) {
         for (int i = 0; i < unansweredCount; i++) {
             if (unanswered[2 * i] == iova && unanswered[2 * i + 1] == access.code()) {
@@ -401,7 +405,7 @@ public final class ManagedDevice {
         checkNesting();
         long[] pending;
         int count;
-        synchronized (this) {
+        synchronized (mapLock) {
             count = unansweredCount;
             pending = java.util.Arrays.copyOf(unanswered, 2 * count);
             unansweredCount = 0;
@@ -416,7 +420,7 @@ public final class ManagedDevice {
                 if (map(iova, access, w, false, 0) != 0) {
                     answered++;
                 } else {
-                    synchronized (this) {
+                    synchronized (mapLock) {
                         remember(iova, access);
                     }
                 }
@@ -428,8 +432,10 @@ public final class ManagedDevice {
     }
 
     /** The refused misses {@link #retryFaults()} would answer again. */
-    public synchronized int unansweredFaults() {
-        return unansweredCount;
+    public int unansweredFaults() {
+        synchronized (mapLock) {
+            return unansweredCount;
+        }
     }
 
     /**
@@ -493,10 +499,8 @@ public final class ManagedDevice {
             MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
             message.encode(m, device.iotlbMessagesV2());
             channel.writeOrThrow(m, "write(IOTLB " + message.type() + ")", device.path());
-            synchronized (this) {
-                invalidations++;
-                view.invalidate(iova, iova + (size - 1));
-            }
+            invalidations++;
+            view.invalidate(iova, iova + (size - 1));
         }
     }
 
@@ -506,8 +510,10 @@ public final class ManagedDevice {
     }
 
     /** Whether the manager believes {@code iova} is mapped with a permission allowing {@code access}. */
-    public synchronized boolean isMapped(long iova, Access access) {
-        return view.covers(iova, access);
+    public boolean isMapped(long iova, Access access) {
+        synchronized (mapLock) {
+            return view.covers(iova, access);
+        }
     }
 
     /**
@@ -546,15 +552,19 @@ public final class ManagedDevice {
         }
     }
 
-    /** The counters now, as one consistent snapshot. */
-    public synchronized DeviceStats stats() {
-        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, view.size(),
-                latency.snapshot());
+    /** The counters now, as one consistent snapshot (taken between two UPDATEs: it may wait for one). */
+    public DeviceStats stats() {
+        synchronized (mapLock) {
+            return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses,
+                    view.size(), latency.snapshot());
+        }
     }
 
     /** Forgets the latency figures (e.g. after warm-up). */
-    public synchronized void resetLatency() {
-        latency.reset();
+    public void resetLatency() {
+        synchronized (mapLock) {
+            latency.reset();
+        }
     }
 
     @Override

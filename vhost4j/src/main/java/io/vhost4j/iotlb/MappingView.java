@@ -16,6 +16,12 @@ final class MappingView {
     private final byte[] perm;
     private int head; // index of the oldest entry
     private int size;
+    /**
+     * Every entry lies in {@code [hullFirst, hullLast]} (unsigned) when {@code size > 0}: a miss outside it is no
+     * duplicate, found without a scan (a guest walking its IOVAs up, or a top-down allocator walking down, misses
+     * outside it almost every time). Exact after an invalidation; an eviction leaves it larger than needed.
+     */
+    private long hullFirst, hullLast;
     static final int DROPPED = 512;
     private final long[] missed;      // the IOVA of the miss an entry answers, where answers[] says it does
     private final boolean[] answers;
@@ -51,6 +57,13 @@ final class MappingView {
             head = slot(1);
             size--;
         }
+        if (size == 0) {
+            hullFirst = iova;
+            hullLast = lastIova;
+        } else {
+            hullFirst = Long.compareUnsigned(iova, hullFirst) < 0 ? iova : hullFirst;
+            hullLast = Long.compareUnsigned(lastIova, hullLast) > 0 ? lastIova : hullLast;
+        }
         int s = slot(size);
         first[s] = iova;
         last[s] = lastIova;
@@ -64,6 +77,7 @@ final class MappingView {
     /** Drops every mapping overlapping {@code [iova, lastIova]}, keeping the others in order; returns how many. */
     int invalidate(long iova, long lastIova) {
         int kept = 0;
+        long keptFirst = -1, keptLast = 0; // the hull of the survivors
         for (int i = 0; i < size; i++) {
             int from = slot(i);
             if (Long.compareUnsigned(first[from], lastIova) <= 0 && Long.compareUnsigned(iova, last[from]) <= 0) {
@@ -74,6 +88,8 @@ final class MappingView {
                 }
                 continue;
             }
+            keptFirst = Long.compareUnsigned(first[from], keptFirst) < 0 ? first[from] : keptFirst;
+            keptLast = Long.compareUnsigned(last[from], keptLast) > 0 ? last[from] : keptLast;
             int to = slot(kept++);
             first[to] = first[from];
             last[to] = last[from];
@@ -84,6 +100,8 @@ final class MappingView {
         }
         int removed = size - kept;
         size = kept;
+        hullFirst = keptFirst;
+        hullLast = keptLast;
         return removed;
     }
 
@@ -103,10 +121,12 @@ final class MappingView {
      * Valid until the view changes.
      */
     int findRecent(long iova, Access access, int n) {
-        for (int i = size - 1, end = Math.max(0, size - n); i >= end; i--) {
-            int s = slot(i);
-            if (Long.compareUnsigned(first[s], iova) <= 0 && Long.compareUnsigned(iova, last[s]) <= 0
-                    && (perm[s] & access.code()) == access.code()) {
+        if (size == 0 || Long.compareUnsigned(iova - hullFirst, hullLast - hullFirst) > 0) {
+            return -1; // outside every entry
+        }
+        int code = access.code();
+        for (int k = 0, m = Math.min(n, size), s = slot(size - 1); k < m; k++, s = s == 0 ? first.length - 1 : s - 1) {
+            if (Long.compareUnsigned(iova - first[s], last[s] - first[s]) <= 0 && (perm[s] & code) == code) {
                 return s;
             }
         }

@@ -81,6 +81,64 @@ class IotlbPartsTest {
         assertEquals(-1, v.findRecent(0x2000, Access.RO, 3));
     }
 
+    /**
+     * The view against a plain list, over random adds, evictions and invalidations, with ranges near both ends of
+     * the address space: the quick "outside every entry" answer of {@code findRecent} must never hide a mapping.
+     */
+    @Test
+    void findRecentAnswersAsAScanOfEveryEntryWould() {
+        java.util.Random rnd = new java.util.Random(42);
+        long[] bases = {0, 0x10_0000L, -0x10_0000L}; // low, middle, and up to the last byte of 2^64
+        Access[] perms = {Access.RO, Access.WO, Access.RW};
+        for (int round = 0; round < 200; round++) {
+            int capacity = 1 + rnd.nextInt(6);
+            MappingView v = new MappingView(capacity);
+            java.util.List<long[]> model = new java.util.ArrayList<>(); // {first, last, user, perm code}, oldest first
+            for (int op = 0; op < 60; op++) {
+                long base = bases[rnd.nextInt(bases.length)];
+                long first = base + 0x1000L * rnd.nextInt(16);
+                long last = first + 0x1000L * (1 + rnd.nextInt(3)) - 1;
+                if (Long.compareUnsigned(last, first) < 0) {
+                    last = -1L; // clipped at 2^64
+                }
+                if (rnd.nextInt(5) == 0) {
+                    v.invalidate(first, last);
+                    long f = first, l = last;
+                    model.removeIf(e -> Long.compareUnsigned(e[0], l) <= 0 && Long.compareUnsigned(f, e[1]) <= 0);
+                } else {
+                    Access p = perms[rnd.nextInt(perms.length)];
+                    long user = rnd.nextLong();
+                    v.add(first, last, user, p);
+                    if (model.size() == capacity) {
+                        model.remove(0);
+                    }
+                    model.add(new long[] {first, last, user, p.code()});
+                }
+                long iova = bases[rnd.nextInt(bases.length)] + rnd.nextInt(20 * 0x1000);
+                Access a = perms[rnd.nextInt(perms.length)];
+                int n = 1 + rnd.nextInt(capacity + 1);
+                long[] expected = null;
+                for (int i = model.size() - 1; i >= Math.max(0, model.size() - n); i--) {
+                    long[] e = model.get(i);
+                    if (Long.compareUnsigned(e[0], iova) <= 0 && Long.compareUnsigned(iova, e[1]) <= 0
+                            && (e[3] & a.code()) == a.code()) {
+                        expected = e;
+                        break;
+                    }
+                }
+                int m = v.findRecent(iova, a, n);
+                String at = "round " + round + " op " + op + " iova 0x" + Long.toHexString(iova);
+                assertEquals(expected == null, m < 0, at);
+                if (expected != null) {
+                    assertEquals(expected[0], v.first(m), at);
+                    assertEquals(expected[1], v.last(m), at);
+                    assertEquals(expected[2], v.userAddr(m), at);
+                }
+                assertEquals(model.size(), v.size(), at);
+            }
+        }
+    }
+
     @Test
     void aMissAtTheLastIovaIsRememberedLikeAnyOther() {
         MappingView v = new MappingView(4);
