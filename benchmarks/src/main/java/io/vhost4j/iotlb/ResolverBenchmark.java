@@ -76,6 +76,15 @@ public class ResolverBenchmark {
         return view.coversRecent(nextIova() | 1, Access.WO, ManagedDevice.DUPLICATE_WINDOW);
     }
 
+    /**
+     * The duplicate check of a miss beyond every mapping (a guest walking its IOVAs up, as the one-device bench
+     * does between invalidations): the view's hull answers it without a scan.
+     */
+    @Benchmark
+    public boolean viewCoversRecentBeyond() {
+        return view.coversRecent(IOVA + (32L << 20) + nextIova() - IOVA, Access.WO, ManagedDevice.DUPLICATE_WINDOW);
+    }
+
     /** A full scan of 2048 mappings ({@code isMapped}, and the stale check of a refused miss). */
     @Benchmark
     public boolean viewCoversAll() {
