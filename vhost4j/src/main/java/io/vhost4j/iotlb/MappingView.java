@@ -124,9 +124,10 @@ final class MappingView {
         if (size == 0 || Long.compareUnsigned(iova - hullFirst, hullLast - hullFirst) > 0) {
             return -1; // outside every entry
         }
-        int code = access.code();
-        for (int k = 0, m = Math.min(n, size), s = slot(size - 1); k < m; k++, s = s == 0 ? first.length - 1 : s - 1) {
-            if (Long.compareUnsigned(iova - first[s], last[s] - first[s]) <= 0 && (perm[s] & code) == code) {
+        for (int i = size - 1, end = Math.max(0, size - n); i >= end; i--) {
+            int s = slot(i);
+            if (Long.compareUnsigned(first[s], iova) <= 0 && Long.compareUnsigned(iova, last[s]) <= 0
+                    && (perm[s] & access.code()) == access.code()) {
                 return s;
             }
         }
