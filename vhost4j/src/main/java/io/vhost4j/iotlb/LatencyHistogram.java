@@ -3,7 +3,7 @@ package io.vhost4j.iotlb;
 /**
  * A fixed-size log-linear histogram of nanosecond latencies (8 sub-buckets per power of two, so quantiles
  * are within 12.5 %), recorded without allocation. Not thread-safe: its owner guards it ({@link ManagedDevice}
- * records, snapshots and resets it under its mapping lock, the one a miss already takes).
+ * records, snapshots and resets it under its own monitor, the one its counters already take per miss).
  */
 public final class LatencyHistogram {
     private static final int SUB = 8;

@@ -53,10 +53,10 @@ public final class ManagedDevice {
 
     private Work loopWork; // the loop thread's (created on its first drain)
     /**
-     * The device's one lock for what it knows: held from a translation to the end of its UPDATE's write (and the
-     * bookkeeping of that answer), across an INVALIDATE's write, and around every read or change of the view, the
-     * counters, the latency histogram and the unanswered faults. One lock, taken once per miss (a monitor is a pair
-     * of atomic instructions on the path a waiting queue waits for). Never held while a fault listener runs.
+     * Held from a translation to the end of its UPDATE's write, and across an INVALIDATE's write. The view is
+     * changed only under both this lock and the device's monitor, so a reader holding either one sees it whole:
+     * the miss path reads it under this lock alone (one monitor per miss), {@link #stats()} and
+     * {@link #isMapped} under the monitor alone (they never wait for a translation, however slow).
      */
     private final Object mapLock = new Object();
     private final MappingPolicy policy;
@@ -67,12 +67,12 @@ public final class ManagedDevice {
     static final int DUPLICATE_WINDOW = 16;
     /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
     static final int VIEW_CAPACITY = 2048;
-    private final MappingView view = new MappingView(VIEW_CAPACITY);
-    private final LatencyHistogram latency = new LatencyHistogram(); // guarded by mapLock, as the view
-    private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // mapLock
+    private final MappingView view = new MappingView(VIEW_CAPACITY); // changed under mapLock and this: see mapLock
+    private final LatencyHistogram latency = new LatencyHistogram(); // guarded by this
+    private long misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, unexpected; // guarded by this
     /** Misses refused as faults and not answered since: {iova, access code} pairs, oldest first. */
-    private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by mapLock
-    private int unansweredCount; // guarded by mapLock
+    private final long[] unanswered = new long[2 * MAX_UNANSWERED]; // guarded by this
+    private int unansweredCount; // guarded by this
     /** How many refused misses a device remembers for {@link #retryFaults()}; older ones are dropped. */
     public static final int MAX_UNANSWERED = 256;
     /**
@@ -106,9 +106,9 @@ public final class ManagedDevice {
     // ---- serving (the manager's loop thread) ---------------------------------------------------------
 
     /**
-     * Reads and answers every queued miss; returns how many were read. The mapping lock is taken once per miss
-     * (see {@link #map}), never across a read, so that a VMM thread calling {@link #invalidate} waits for one
-     * UPDATE at most.
+     * Reads and answers every queued miss; returns how many were read. The monitor is held only around the
+     * counters and the view, never across a syscall, so that a VMM thread calling {@link #invalidate} is never
+     * held up by a drain.
      */
     int drain(MemorySegment readBuf, MemorySegment writeBuf) {
         servingThread = Thread.currentThread(); // then read removed: see there
@@ -142,7 +142,7 @@ public final class ManagedDevice {
                 }
                 long received = System.nanoTime();
                 if (IotlbWire.type(readBuf) != VHOST_IOTLB_MISS()) {
-                    synchronized (mapLock) {
+                    synchronized (this) {
                         unexpected++;
                     }
                     continue;
@@ -183,7 +183,7 @@ public final class ManagedDevice {
      * {@code received}, a {@link System#nanoTime()}), counts the miss together with
      * its outcome (the update or the fault), so that a {@link DeviceStats} snapshot never shows a miss without it,
      * and records its service time up to the UPDATE written (as the C loop of the benchmarks measures it).
-     * Translation, write and bookkeeping happen under the mapping lock, taken once (see {@link #invalidate}).
+     * Translation and write happen under the mapping lock (see {@link #invalidate}).
      *
      * @return the bytes mapped from {@code iova} on (0 after a fault)
      */
@@ -218,7 +218,7 @@ public final class ManagedDevice {
                 why = r.detail;
                 // The kernel holds a mapping for it (the guest is unmapping it right now), or a miss of this very
                 // address was answered and that mapping since invalidated: either way this MISS was queued before,
-                // and its access went through the first answer.
+                // and its access went through the first answer. (The view, under the mapping lock: see there.)
                 if (failed == IotlbFault.Reason.NO_MAPPING && miss
                         && (view.covers(iova, access) || view.answeredAndDropped(iova))) {
                     failed = IotlbFault.Reason.STALE_MISS;
@@ -260,7 +260,7 @@ public final class ManagedDevice {
             }
             ahead.copyFrom(w.piece);
             if (view.coversRecent(direction > 0 ? ahead.first : ahead.last(), access, DUPLICATE_WINDOW)) {
-                return;
+                return; // the view, under the mapping lock: see there
             }
             if (policy.coalesceBytes() > 0) {
                 MissResolver.coalesce(ahead, access, policy.coalesceBytes(), translator, guestMemory, w.translation,
@@ -286,7 +286,7 @@ public final class ManagedDevice {
      * mapping, however often the kernel re-raises the miss. As safe as a translation: an invalidation since would
      * have dropped the mapping from the view, and one racing this answer waits for the mapping lock held here. The
      * UPDATE is still written: it wakes whichever queue raised this MISS (the first answer woke only queues whose
-     * MISS had been read by then). Under the mapping lock.
+     * MISS had been read by then). Under the mapping lock, which is enough to read the view (see there).
      */
     private boolean answerAgain(long iova, Access access, MissResolver.Resolution r) {
         int m = view.findRecent(iova, access, DUPLICATE_WINDOW);
@@ -305,9 +305,9 @@ public final class ManagedDevice {
 
     /**
      * Counts the miss of {@code iova} with the UPDATE written for it {@code servedNanos} after its read (a
-     * {@code duplicate} answered again from the view). Under the mapping lock.
+     * {@code duplicate} answered again from the view).
      */
-    private void recordAnswer(MissResolver.Resolution r, long iova, long servedNanos, boolean duplicate) {
+    private synchronized void recordAnswer(MissResolver.Resolution r, long iova, long servedNanos, boolean duplicate) {
         latency.record(servedNanos);
         misses++;
         if (duplicate) {
@@ -317,11 +317,8 @@ public final class ManagedDevice {
         view.addAnswer(r.first, r.last(), r.userAddr, r.perm, iova);
     }
 
-    /**
-     * Counts an UPDATE that answers no miss: a prefault, a retry, or (when {@code ahead}) a prefetched entry. Under
-     * the mapping lock.
-     */
-    private void recordMapping(MissResolver.Resolution r, boolean ahead) {
+    /** Counts an UPDATE that answers no miss: a prefault, a retry, or (when {@code ahead}) a prefetched entry. */
+    private synchronized void recordMapping(MissResolver.Resolution r, boolean ahead) {
         updates++;
         if (ahead) {
             prefetches++;
@@ -330,7 +327,7 @@ public final class ManagedDevice {
     }
 
     private void fault(boolean miss, long iova, Access access, IotlbFault.Reason reason, String detail) {
-        synchronized (mapLock) {
+        synchronized (this) {
             if (miss) {
                 misses++;
                 if (reason == IotlbFault.Reason.STALE_MISS) {
@@ -368,10 +365,7 @@ public final class ManagedDevice {
         }
     }
 
-    /**
-     * Keeps a refused miss for {@link #retryFaults()} (once per IOVA and access; the oldest goes when full). Under
-     * the mapping lock.
-     */
+    /** Keeps a refused miss for {@link #retryFaults()} (once per IOVA and access; the oldest goes when full). */
     private void remember(long iova, Access access) {
         for (int i = 0; i < unansweredCount; i++) {
             if (unanswered[2 * i] == iova && unanswered[2 * i + 1] == access.code()) {
@@ -405,7 +399,7 @@ public final class ManagedDevice {
         checkNesting();
         long[] pending;
         int count;
-        synchronized (mapLock) {
+        synchronized (this) {
             count = unansweredCount;
             pending = java.util.Arrays.copyOf(unanswered, 2 * count);
             unansweredCount = 0;
@@ -420,7 +414,7 @@ public final class ManagedDevice {
                 if (map(iova, access, w, false, 0) != 0) {
                     answered++;
                 } else {
-                    synchronized (mapLock) {
+                    synchronized (this) {
                         remember(iova, access);
                     }
                 }
@@ -432,10 +426,8 @@ public final class ManagedDevice {
     }
 
     /** The refused misses {@link #retryFaults()} would answer again. */
-    public int unansweredFaults() {
-        synchronized (mapLock) {
-            return unansweredCount;
-        }
+    public synchronized int unansweredFaults() {
+        return unansweredCount;
     }
 
     /**
@@ -499,8 +491,10 @@ public final class ManagedDevice {
             MemorySegment m = Sys.scratch().asSlice(0, IotlbWire.SIZE);
             message.encode(m, device.iotlbMessagesV2());
             channel.writeOrThrow(m, "write(IOTLB " + message.type() + ")", device.path());
-            invalidations++;
-            view.invalidate(iova, iova + (size - 1));
+            synchronized (this) {
+                invalidations++;
+                view.invalidate(iova, iova + (size - 1));
+            }
         }
     }
 
@@ -510,10 +504,8 @@ public final class ManagedDevice {
     }
 
     /** Whether the manager believes {@code iova} is mapped with a permission allowing {@code access}. */
-    public boolean isMapped(long iova, Access access) {
-        synchronized (mapLock) {
-            return view.covers(iova, access);
-        }
+    public synchronized boolean isMapped(long iova, Access access) {
+        return view.covers(iova, access);
     }
 
     /**
@@ -552,19 +544,15 @@ public final class ManagedDevice {
         }
     }
 
-    /** The counters now, as one consistent snapshot (taken between two UPDATEs: it may wait for one). */
-    public DeviceStats stats() {
-        synchronized (mapLock) {
-            return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses,
-                    view.size(), latency.snapshot());
-        }
+    /** The counters now, as one consistent snapshot. */
+    public synchronized DeviceStats stats() {
+        return new DeviceStats(misses, duplicates, updates, prefetches, invalidations, faults, staleMisses, view.size(),
+                latency.snapshot());
     }
 
     /** Forgets the latency figures (e.g. after warm-up). */
-    public void resetLatency() {
-        synchronized (mapLock) {
-            latency.reset();
-        }
+    public synchronized void resetLatency() {
+        latency.reset();
     }
 
     @Override
