@@ -48,6 +48,14 @@ public final class CLoop implements AutoCloseable {
     /** Counter slot the caller bumps before each INVALIDATE it writes: the C loop then forgets its newest answers. */
     public static final int INVALIDATIONS = 4;
 
+    /**
+     * Bumps {@link #INVALIDATIONS} in {@code counters}: call it before writing each INVALIDATE, so that a miss the
+     * INVALIDATE causes is not counted as a duplicate of an answer from before it.
+     */
+    public static void countInvalidation(MemorySegment counters) {
+        counters.setAtIndex(JAVA_LONG, INVALIDATIONS, counters.getAtIndex(JAVA_LONG, INVALIDATIONS) + 1);
+    }
+
     /** Nanoseconds for {@code n} {@code ioctl(VHOST_GET_FEATURES)} calls on {@code fd} in a C loop. */
     public long getFeaturesNanos(int fd, long n) {
         long ns;

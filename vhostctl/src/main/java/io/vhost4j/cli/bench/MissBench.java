@@ -227,7 +227,7 @@ public final class MissBench {
                             windowSize(l), ubase, 4096L, l.net().iotlbMessagesV2(), wait, counters));
             Runnable invalidate = unchecked(() -> {
                 // Before the INVALIDATE: a miss it causes must find the C loop's newest answers forgotten.
-                counters.setAtIndex(JAVA_LONG, CLoop.INVALIDATIONS, counters.getAtIndex(JAVA_LONG, CLoop.INVALIDATIONS) + 1);
+                CLoop.countInvalidation(counters);
                 l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l)));
             });
             Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -67,11 +68,19 @@ public final class ViommuBench {
      * @param missesPer1000   MISS messages read per 1000 frames (answered or not)
      * @param p99Micros       99th percentile of read MISS -> UPDATE written
      * @param stalePer1000    of the misses, those refused as stale duplicates (Java) or refused at all (C)
+     * @param duplicatesPer1000 of the misses, duplicates: inside one of the 16 newest answers since the last
+     *                        invalidation (the kernel raised the MISS again before the first answer landed)
+     * @param updatesPer1000  UPDATE messages written per 1000 frames (answers, and the Java manager's prefetched
+     *                        entries)
      * @param meanMicros      mean of read MISS -> UPDATE written
      * @param gcMillisPerSecond garbage-collection pauses of this JVM in the window, per second
+     * @param serverCpu       CPU time of the thread serving the misses (the manager's loop thread, or the C loop's)
+     * @param driverCpu       CPU time of the guest driver's thread
+     * @param frames          TX frames passed in the window
      */
     public record Run(double framesPerSecond, double missesPer1000, double p99Micros, double stalePer1000,
-                      double meanMicros, double gcMillisPerSecond) {}
+                      double duplicatesPer1000, double updatesPer1000, double meanMicros,
+                      double gcMillisPerSecond, CpuTime serverCpu, CpuTime driverCpu, long frames) {}
 
     private static long gcMillis() {
         long t = 0;
@@ -101,18 +110,20 @@ public final class ViommuBench {
             if (server == Server.C_LOOP) {
                 ManagedDevice md = l.startWithViommu(m, v, MappingPolicy.exact()); // maps the used rings
                 md.unregister();
-                v.invalidateWith((iova, size) -> l.net().writeIotlb(IotlbMessage.invalidate(iova, size)));
                 return cRound(l, v, c);
             }
             ManagedDevice md = l.startWithViommu(m, v, server.policy);
             m.start();
             Churn.tx(List.of(l), () -> { }, 1, true); // warm-up
             md.resetLatency();
+            Thread loop = managerThread();
             DeviceStats s0 = md.stats();
             long g0 = gcMillis();
+            CpuTime server0 = CpuTime.of(loop), driver0 = CpuTime.current();
             long t0 = System.nanoTime();
             long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
             double secs = (System.nanoTime() - t0) / 1e9;
+            CpuTime serverCpu = CpuTime.of(loop).since(server0), driverCpu = CpuTime.current().since(driver0);
             double gc = (gcMillis() - g0) / secs;
             DeviceStats s1 = md.stats();
             long refused = s1.faults() - s0.faults(), stale = s1.staleMisses() - s0.staleMisses();
@@ -120,7 +131,10 @@ public final class ViommuBench {
                 throw new IllegalStateException((refused - stale) + " misses unanswered");
             }
             return new Run(frames / secs, 1000.0 * (s1.misses() - s0.misses()) / frames,
-                    s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames, s1.latency().meanNanos() / 1e3, gc);
+                    s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames,
+                    1000.0 * (s1.duplicates() - s0.duplicates()) / frames,
+                    1000.0 * (s1.updates() - s0.updates()) / frames, s1.latency().meanNanos() / 1e3, gc,
+                    serverCpu, driverCpu, frames);
         }
     }
 
@@ -128,6 +142,10 @@ public final class ViommuBench {
         try (EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
             MemorySegment counters = a.allocate(JAVA_LONG, CLoop.COUNTERS);
             MemorySegment samples = a.allocate(JAVA_LONG, SAMPLES);
+            v.invalidateWith((iova, size) -> {
+                CLoop.countInvalidation(counters); // before: a miss it causes is no duplicate
+                l.net().writeIotlb(IotlbMessage.invalidate(iova, size));
+            });
             var region = l.memory().regions().get(0);
             int[] rc = new int[1];
             Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() ->
@@ -138,15 +156,20 @@ public final class ViommuBench {
                 Churn.tx(List.of(l), () -> { }, 1, true); // warm-up, as for Java
                 long a0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r0 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
                 long n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+                long d0 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
                 long g0 = gcMillis();
+                CpuTime server0 = CpuTime.of(server), driver0 = CpuTime.current();
                 long t0 = System.nanoTime();
                 long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
                 double secs = (System.nanoTime() - t0) / 1e9;
+                CpuTime serverCpu = CpuTime.of(server).since(server0), driverCpu = CpuTime.current().since(driver0);
                 double gc = (gcMillis() - g0) / secs;
                 long a1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r1 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
                 long n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+                long d1 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
                 return new Run(frames / secs, 1000.0 * (a1 - a0 + r1 - r0) / frames, p99Micros(samples, a0, a1),
-                        1000.0 * (r1 - r0) / frames, a1 == a0 ? 0 : (n1 - n0) / 1e3 / (a1 - a0), gc);
+                        1000.0 * (r1 - r0) / frames, 1000.0 * (d1 - d0) / frames, 1000.0 * (a1 - a0) / frames,
+                        a1 == a0 ? 0 : (n1 - n0) / 1e3 / (a1 - a0), gc, serverCpu, driverCpu, frames);
             } finally {
                 stopFd.signal();
                 server.join();
@@ -155,6 +178,12 @@ public final class ViommuBench {
                 }
             }
         }
+    }
+
+    /** The thread {@link IotlbManager#start()} started (the only one of its name in this JVM: one manager a round). */
+    private static Thread managerThread() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(MANAGER_THREAD))
+                .findFirst().orElseThrow(() -> new IllegalStateException("no " + MANAGER_THREAD + " thread"));
     }
 
     /** The p99 of the service times of answered misses {@code from} (inclusive) to {@code to}, as far as kept. */
@@ -189,12 +218,11 @@ public final class ViommuBench {
             servers.remove(Server.C_LOOP);
         }
         List<Figure> figures = new ArrayList<>();
-        Map<VirtualIommu.Mode, Map<Server, Samples[]>> all = new EnumMap<>(VirtualIommu.Mode.class);
+        Map<VirtualIommu.Mode, Map<Server, List<Run>>> all = new EnumMap<>(VirtualIommu.Mode.class);
         for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
-            Map<Server, Samples[]> per = new EnumMap<>(Server.class);
+            Map<Server, List<Run>> per = new EnumMap<>(Server.class);
             for (Server s : servers) {
-                per.put(s, new Samples[] {new Samples(rounds), new Samples(rounds), new Samples(rounds),
-                        new Samples(rounds), new Samples(rounds), new Samples(rounds)});
+                per.put(s, new ArrayList<>());
             }
             all.put(mode, per);
         }
@@ -230,41 +258,75 @@ public final class ViommuBench {
                 for (Server s : servers) {
                     progress.say("guest-like vIOMMU, " + mode.name().toLowerCase() + ", " + s.key + " (round "
                             + (round + 1) + "/" + rounds + ")");
-                    Run r = round(mode, s, c);
-                    Samples[] x = all.get(mode).get(s);
-                    x[0].add(r.framesPerSecond());
-                    x[1].add(r.missesPer1000());
-                    x[2].add(r.p99Micros());
-                    x[3].add(r.stalePer1000());
-                    x[4].add(r.meanMicros());
-                    x[5].add(r.gcMillisPerSecond());
+                    all.get(mode).get(s).add(round(mode, s, c));
                 }
             }
         }
         String median = "median of " + rounds;
         for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
             String m = mode.name().toLowerCase();
-            Samples[] cs = all.get(mode).get(Server.C_LOOP);
+            List<Run> cs = all.get(mode).get(Server.C_LOOP);
             for (Server s : servers) {
                 if (s == Server.C_LOOP) {
                     continue;
                 }
-                Samples[] js = all.get(mode).get(s);
+                List<Run> js = all.get(mode).get(s);
                 String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.policy;
                 figures.add(new Figure(key + ".frames_per_s", "TX 64 B frames/s, " + who + " (" + median + ")",
-                        js[0].median(), cs == null ? null : cs[0].median(), "frames/s", String.format(
-                                "GC pauses: %.1f ms/s in Java rounds, %.1f ms/s in C rounds", js[5].median(),
-                                cs == null ? Double.NaN : cs[5].median())));
+                        median(js, Run::framesPerSecond), median(cs, Run::framesPerSecond), "frames/s",
+                        String.format("rounds: Java %s%s; GC pauses: %.1f ms/s in Java rounds, %.1f ms/s in C rounds",
+                                of(js, Run::framesPerSecond).range(), cs == null ? ""
+                                        : ", C " + of(cs, Run::framesPerSecond).range(),
+                                median(js, Run::gcMillisPerSecond), orNaN(median(cs, Run::gcMillisPerSecond)))));
                 figures.add(new Figure(key + ".misses_per_1000_frames", "misses per 1000 frames, " + who,
-                        js[1].median(), cs == null ? null : cs[1].median(), "misses",
-                        String.format("stale duplicates: Java %.1f, C refused %.1f per 1000 frames", js[3].median(),
-                                cs == null ? Double.NaN : cs[3].median())));
-                figures.add(new Figure(key + ".p99_us", "miss service p99, " + who, js[2].median(),
-                        cs == null ? null : cs[2].median(), "µs", null));
-                figures.add(new Figure(key + ".mean_us", "miss service mean, " + who, js[4].median(),
-                        cs == null ? null : cs[4].median(), "µs", null));
+                        median(js, Run::missesPer1000), median(cs, Run::missesPer1000), "misses",
+                        String.format("duplicates: Java %.1f, C %.1f; stale duplicates: Java %.1f, C refused %.1f;"
+                                + " UPDATEs written: Java %.1f, C %.1f (per 1000 frames)",
+                                median(js, Run::duplicatesPer1000), orNaN(median(cs, Run::duplicatesPer1000)),
+                                median(js, Run::stalePer1000), orNaN(median(cs, Run::stalePer1000)),
+                                median(js, Run::updatesPer1000), orNaN(median(cs, Run::updatesPer1000)))));
+                figures.add(new Figure(key + ".p99_us", "miss service p99, " + who, median(js, Run::p99Micros),
+                        median(cs, Run::p99Micros), "µs", null));
+                figures.add(new Figure(key + ".mean_us", "miss service mean, " + who, median(js, Run::meanMicros),
+                        median(cs, Run::meanMicros), "µs", null));
+                figures.add(new Figure(key + ".server_cpu_us_per_frame", "CPU time of the thread serving the"
+                        + " misses per frame, " + who, median(js, ViommuBench::serverCpuPerFrame),
+                        median(cs, ViommuBench::serverCpuPerFrame), "µs", String.format("user mode: Java %.2f, C"
+                                + " %.2f; the driver thread's CPU per frame: Java %.2f, C %.2f µs",
+                                median(js, ViommuBench::serverUserPerFrame),
+                                orNaN(median(cs, ViommuBench::serverUserPerFrame)),
+                                median(js, ViommuBench::driverCpuPerFrame),
+                                orNaN(median(cs, ViommuBench::driverCpuPerFrame)))));
             }
         }
         return figures;
+    }
+
+    private static double serverCpuPerFrame(Run r) {
+        return r.serverCpu().cpuMicrosPer(r.frames());
+    }
+
+    private static double serverUserPerFrame(Run r) {
+        return r.serverCpu().userMicrosPer(r.frames());
+    }
+
+    private static double driverCpuPerFrame(Run r) {
+        return r.driverCpu().cpuMicrosPer(r.frames());
+    }
+
+    /** The rounds' values of one figure. */
+    private static Samples of(List<Run> runs, ToDoubleFunction<Run> figure) {
+        Samples s = new Samples(runs.size());
+        runs.forEach(r -> s.add(figure.applyAsDouble(r)));
+        return s;
+    }
+
+    /** The median of one figure over {@code runs}; {@code null} without runs (no C library). */
+    private static Double median(List<Run> runs, ToDoubleFunction<Run> figure) {
+        return runs == null ? null : of(runs, figure).median();
+    }
+
+    private static double orNaN(Double d) {
+        return d == null ? Double.NaN : d;
     }
 }
