@@ -76,6 +76,42 @@ class IotlbKernelTest {
     }
 
     @Test
+    void aPollingManagerServesMissesThenPollsForItsTimeAndSleepsOnceTheyStop() throws Exception {
+        try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {
+            r.md = r.loop.startWithIotlb(r.manager, r.translator);
+            r.manager.start(Duration.ofMillis(400));
+            r.loop.txRun(0, 200, BATCH, WAIT);
+            r.loop.rxRun(500, 200, BATCH, WAIT);
+            // Everything missed again: the last frames' misses come just before the measurement below.
+            r.manager.invalidateAll(NetLoopback.GUEST_BASE + IotlbRig.OFFSET, r.loop.memory().regions().get(0).size());
+            long before = r.md.stats().misses();
+            r.loop.txRun(1000, 4, 1, WAIT);
+            DeviceStats s = r.md.stats();
+            assertEquals(0, s.faults(), r.faults.toString());
+            assertTrue(s.misses() > before, s.toString());
+            // Right after the last miss the loop thread spins (up to 400 ms); a second later it sleeps in epoll_wait.
+            long polling = loopThreadCpuNanos(150);
+            Thread.sleep(1000);
+            long sleeping = loopThreadCpuNanos(500);
+            assertTrue(polling > 50_000_000L, "the loop used " + polling / 1_000_000 + " ms of CPU in the 150 ms"
+                    + " after the last miss: it did not poll");
+            assertTrue(sleeping < 100_000_000L, "the loop used " + sleeping / 1_000_000 + " ms of CPU in 500 ms"
+                    + " long after the last miss: it did not go back to sleep");
+            assertTrue(r.manager.isLoopAlive());
+        }
+    }
+
+    /** CPU time the manager loop threads of this JVM use in the next {@code millis} (others sleep: no device). */
+    private static long loopThreadCpuNanos(long millis) throws InterruptedException {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        java.util.List<Thread> loops = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("vhost4j-iotlb")).toList();
+        long before = loops.stream().mapToLong(t -> mx.getThreadCpuTime(t.threadId())).sum();
+        Thread.sleep(millis);
+        return loops.stream().mapToLong(t -> Math.max(0, mx.getThreadCpuTime(t.threadId()))).sum() - before;
+    }
+
+    @Test
     void theManagerCanBeDrivenFromTheVmmsOwnLoop() throws Exception {
         // No manager thread: this thread polls the manager's epoll fd and calls processReady, as a VMM would.
         try (IotlbRig r = new IotlbRig(NetDriver.Config.defaults(), PAGE)) {

@@ -15,6 +15,7 @@ import io.vhost4j.internal.sys.Sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.List;
 
 import static io.vhost4j.internal.gen.VhostH.*;
@@ -29,7 +30,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * it cannot answer is an {@link IotlbFault}: counted, given to the fault listener, never fatal to the loop or to
  * other devices. Duplicate misses (the kernel does not de-duplicate) are simply answered again.
  *
- * <p>Run it on its own thread ({@link #start()}) or from the VMM's own event loop: poll {@link #fd()} and
+ * <p>Run it on its own thread ({@link #start()}, or {@link #start(Duration)} to poll for a while after each miss
+ * instead of sleeping at once) or from the VMM's own event loop: poll {@link #fd()} and
  * call {@link #processReady(int)}. Devices may be registered and unregistered, or closed, while it runs;
  * {@link #close()} wakes the loop at once and stops it. Serving a miss allocates nothing.
  */
@@ -39,6 +41,8 @@ public final class IotlbManager implements AutoCloseable {
     private static final java.lang.foreign.ValueLayout.OfLong TOKEN = JAVA_LONG.withByteAlignment(1); // packed
     /** Capacity of each device's mapping view: the kernel's default {@code max_iotlb_entries}. */
     public static final int VIEW_CAPACITY = ManagedDevice.VIEW_CAPACITY;
+    /** The longest a {@linkplain #start(Duration) polling loop} keeps polling after a miss: one second. */
+    public static final Duration MAX_POLL = Duration.ofSeconds(1);
 
     private final IotlbFaultListener listener;
     private final Fd epoll;
@@ -189,17 +193,50 @@ public final class IotlbManager implements AutoCloseable {
         return epoll.number();
     }
 
-    /** Runs the loop on a new daemon thread named {@code vhost4j-iotlb}. */
-    public synchronized void start() {
+    /**
+     * Runs the loop on a new daemon thread named {@code vhost4j-iotlb}, which sleeps in {@code epoll_wait} whenever
+     * no device has a miss queued: {@link #start(Duration) start(Duration.ZERO)}.
+     */
+    public void start() {
+        start(Duration.ZERO);
+    }
+
+    /**
+     * Runs the loop on a new daemon thread named {@code vhost4j-iotlb} that, after each wake-up that served a miss,
+     * keeps polling the devices ({@code epoll_wait} without a timeout) for {@code pollFor} before it sleeps again:
+     * a device that misses again within that time is served without waking a sleeping thread (QEMU's IOThreads poll
+     * for the same reason, {@code poll-max-ns}). Lower latency per miss, bought with CPU time: the thread spins for
+     * up to {@code pollFor} after the last miss it served, and not at all while no device misses. Worth it where a
+     * guest's queues miss in bursts (an IOTLB without {@linkplain MappingPolicy#withPrefetch prefetch}, a guest in
+     * strict DMA mode); see the README's benchmark figures. A VMM driving {@link #processReady(int)} from its own
+     * loop decides the same with its timeouts.
+     *
+     * @param pollFor how long to poll after the last miss, {@link Duration#ZERO} (sleep at once) to {@link #MAX_POLL}
+     * @throws IllegalArgumentException if {@code pollFor} is negative or above {@link #MAX_POLL}
+     * @throws IllegalStateException    if the loop was started already, or the manager is closed
+     */
+    public synchronized void start(Duration pollFor) {
+        java.util.Objects.requireNonNull(pollFor, "pollFor");
+        if (pollFor.isNegative() || pollFor.compareTo(MAX_POLL) > 0) {
+            throw new IllegalArgumentException("pollFor " + pollFor + " not in 0.." + MAX_POLL);
+        }
         checkOpen();
         if (thread != null) {
             throw new IllegalStateException("already started");
         }
+        long pollNanos = pollFor.toNanos();
         thread = Thread.ofPlatform().name("vhost4j-iotlb").daemon(true).start(() -> {
             try {
+                long lastMiss = System.nanoTime() - pollNanos; // not polling until the first miss
                 while (!closing) {
                     try {
-                        processReady(1000);
+                        boolean polling = pollNanos > 0 && System.nanoTime() - lastMiss < pollNanos;
+                        int misses = processReady(polling ? 0 : 1000);
+                        if (misses > 0 && pollNanos > 0) {
+                            lastMiss = System.nanoTime();
+                        } else if (polling) {
+                            Thread.onSpinWait();
+                        }
                     } catch (RuntimeException e) {
                         if (!closing) {
                             throw e;

@@ -4,6 +4,8 @@ import io.vhost4j.MemoryTable;
 import io.vhost4j.VhostException;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -44,5 +46,34 @@ class IotlbManagerHostTest {
         assertThrows(IllegalStateException.class, m::start);
         assertThrows(IllegalStateException.class, () -> m.register(null, MemoryTable.empty(), NONE));
         m.close(); // again: nothing
+    }
+
+    @Test
+    void aPollingLoopIsCheckedAndSleepsWhileNoDeviceMisses() throws Exception {
+        try (IotlbManager m = IotlbManager.create(null)) {
+            assertThrows(NullPointerException.class, () -> m.start(null));
+            assertThrows(IllegalArgumentException.class, () -> m.start(Duration.ofNanos(-1)));
+            assertThrows(IllegalArgumentException.class, () -> m.start(IotlbManager.MAX_POLL.plusNanos(1)));
+            assertFalse(m.isLoopAlive(), "a refused start starts nothing");
+            m.start(IotlbManager.MAX_POLL);
+            assertTrue(m.isLoopAlive());
+            assertThrows(IllegalStateException.class, () -> m.start(Duration.ZERO));
+            // It polls only after a miss: without one, the thread sleeps in epoll_wait. A spinning loop would use a
+            // whole core: about 500 ms of this process's CPU time in the 500 ms below (the library reads java.base
+            // only, so the process's CPU time is what this test can see).
+            Duration cpu0 = processCpu();
+            Thread.sleep(500);
+            long usedMillis = processCpu().minus(cpu0).toMillis();
+            assertTrue(usedMillis < 300, "the process used " + usedMillis + " ms of CPU in 500 ms of an idle loop");
+            long t0 = System.nanoTime();
+            m.close();
+            assertTrue(System.nanoTime() - t0 < 900_000_000L, "close waited for the loop's timeout");
+            assertFalse(m.isLoopAlive());
+            assertEquals(null, m.loopFailure());
+        }
+    }
+
+    private static Duration processCpu() {
+        return ProcessHandle.current().info().totalCpuDuration().orElseThrow();
     }
 }

@@ -12,6 +12,7 @@ import io.vhost4j.testkit.NetLoopback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -96,7 +97,10 @@ public final class MissBench {
         return l.memory().regions().get(0).size();
     }
 
-    /** One device and its manager, served on a thread of ours that counts its own heap allocation. */
+    /**
+     * One device and its manager, served on a thread of ours that counts its own heap allocation; or, when it is to
+     * poll after each miss, on the manager's own thread ({@link IotlbManager#start(Duration)}), which counts nothing.
+     */
     private static final class JavaRig implements AutoCloseable {
         final IotlbManager manager = IotlbManager.create(null);
         final NetLoopback loop;
@@ -107,6 +111,10 @@ public final class MissBench {
         private final Thread loopThread;
 
         JavaRig() throws Exception {
+            this(Duration.ZERO);
+        }
+
+        JavaRig(Duration poll) throws Exception {
             NetLoopback l = null;
             try {
                 l = NetLoopback.open(IOVA_CONFIG, "vhb%d");
@@ -120,6 +128,11 @@ public final class MissBench {
             }
             loop = l;
             invalidate = unchecked(() -> md.invalidate(windowIova(), windowSize(loop)));
+            if (!poll.isZero()) {
+                manager.start(poll);
+                loopThread = ManagerThread.find();
+                return;
+            }
             loopThread = Thread.ofPlatform().name(LOOP_THREAD).start(() -> {
                 var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
                 boolean started = false;
@@ -165,9 +178,12 @@ public final class MissBench {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    /** One measured Java round; its window goes to {@code windows}. */
-    public MissRun javaRound(List<Instant[]> windows) throws Exception {
-        try (JavaRig r = new JavaRig()) {
+    /**
+     * One measured Java round, the manager polling for {@code poll} after each miss ({@link Duration#ZERO}: it sleeps
+     * at once, as the C loop does); its window goes to {@code windows}.
+     */
+    public MissRun javaRound(List<Instant[]> windows, Duration poll) throws Exception {
+        try (JavaRig r = new JavaRig(poll)) {
             r.churn(2); // warm-up
             r.md.resetLatency();
             DeviceStats s0 = r.md.stats();
@@ -262,6 +278,7 @@ public final class MissBench {
         Samples cd = new Samples(rounds), ed = new Samples(rounds); // the C loops' duplicate shares
         Samples jc = new Samples(rounds), cc = new Samples(rounds), ec = new Samples(rounds); // CPU per miss
         Samples ju = new Samples(rounds), cu = new Samples(rounds), eu = new Samples(rounds); // its user-mode part
+        Samples pf = new Samples(rounds), ps = new Samples(rounds), pc = new Samples(rounds); // the polling manager
         JitState jit;
         ManagerDetail detail;
         try (Profile profile = Profile.start(Profile.MISS_PATH)) {
@@ -272,13 +289,19 @@ public final class MissBench {
             for (int round = 0; round < rounds; round++) {
                 String of = " (round " + (round + 1) + "/" + rounds + ")";
                 progress.say("IOTLB misses, 1 device, Java manager" + of);
-                MissRun j = javaRound(windows);
+                MissRun j = javaRound(windows, Duration.ZERO);
                 jm.add(j.missesPerSecond());
                 jf.add(j.framesPerSecond());
                 dup.add(j.duplicateShare());
                 js.add(j.meanServiceMicros());
                 jc.add(j.cpuMicrosPerMiss());
                 ju.add(j.userMicrosPerMiss());
+                progress.say("IOTLB misses, 1 device, Java manager polling " + ViommuBench.POLL.toNanos() / 1000
+                        + " µs after each miss" + of);
+                MissRun p = javaRound(windows, ViommuBench.POLL);
+                pf.add(p.framesPerSecond());
+                ps.add(p.meanServiceMicros());
+                pc.add(p.cpuMicrosPerMiss());
                 if (c != null) {
                     progress.say("IOTLB misses, 1 device, plain C miss loop (poll) in the same process" + of);
                     MissRun r = cRound(c, CLoop.Wait.POLL);
@@ -349,6 +372,17 @@ public final class MissBench {
         figures.add(new Figure("iotlb.one_device.epoll_c.tx64_frames_per_s", "TX 64 B frames under that miss load,"
                 + " against the C loop sleeping in epoll_wait (" + median + ")", jf.median(),
                 c == null ? null : ef.median(), "frames/s", rounds(jf, c == null ? null : ef)));
+        String polling = "the Java manager polling " + ViommuBench.POLL.toNanos() / 1000 + " µs after each miss"
+                + " (IotlbManager.start(Duration)), against the C loop sleeping in poll";
+        figures.add(new Figure("iotlb.one_device.polling.service_us", "IOTLB miss mean service time, " + polling
+                + " (" + median + ")", ps.median(), c == null ? null : cs.median(), "µs",
+                rounds(ps, c == null ? null : cs)));
+        figures.add(new Figure("iotlb.one_device.polling.tx64_frames_per_s", "TX 64 B frames under that miss load, "
+                + polling + " (" + median + ")", pf.median(), c == null ? null : cf.median(), "frames/s",
+                rounds(pf, c == null ? null : cf)));
+        figures.add(new Figure("iotlb.one_device.polling.cpu_us_per_miss", "CPU time of the serving thread per miss"
+                + " read, " + polling + " (" + median + ")", pc.median(), c == null ? null : cc.median(), "µs",
+                rounds(pc, c == null ? null : cc)));
         return figures;
     }
 

@@ -37,27 +37,39 @@ public final class ViommuBench {
     private static final int LAZY_FLUSH_PAGES = 256;
     private static final Duration LAZY_FLUSH_AFTER = Duration.ofMillis(10);
     private static final int SAMPLES = 1 << 16;
-    private static final String MANAGER_THREAD = "vhost4j-iotlb"; // IotlbManager.start()'s thread
     private static final NetDriver.Config CONFIG =
             NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
+
+    /** How long the polling manager polls after a miss ({@link IotlbManager#start(Duration)}). */
+    static final Duration POLL = Duration.ofNanos(100_000);
 
     /**
      * Who serves the misses. The prefetching manager maps up to one batch ({@value Churn#BATCH} entries) ahead: the
      * guest maps a whole batch before it kicks, so that is what the translator can offer (with 8 entries, the
-     * batch took five misses instead of two).
+     * batch took five misses instead of two). The polling manager answers exactly, as the C loop does, but polls
+     * for {@link #POLL} after each miss instead of sleeping at once (the C loop and the other managers sleep).
      */
     enum Server {
-        C_LOOP("C loop", null),
-        EXACT("exact", MappingPolicy.exact()),
-        COALESCING("coalescing", MappingPolicy.coalescing()),
-        COALESCING_PREFETCH("coalescing_prefetch", MappingPolicy.coalescing().withPrefetch(Churn.BATCH));
+        C_LOOP("C loop", null, Duration.ZERO),
+        EXACT("exact", MappingPolicy.exact(), Duration.ZERO),
+        EXACT_POLLING("exact_polling", MappingPolicy.exact(), POLL),
+        COALESCING("coalescing", MappingPolicy.coalescing(), Duration.ZERO),
+        COALESCING_PREFETCH("coalescing_prefetch", MappingPolicy.coalescing().withPrefetch(Churn.BATCH),
+                Duration.ZERO);
 
         final String key;
         final MappingPolicy policy;
+        final Duration poll;
 
-        Server(String key, MappingPolicy policy) {
+        Server(String key, MappingPolicy policy, Duration poll) {
             this.key = key;
             this.policy = policy;
+            this.poll = poll;
+        }
+
+        /** How the figures name this server. */
+        String describe() {
+            return poll.isZero() ? String.valueOf(policy) : policy + ", polling " + poll.toNanos() / 1000 + " µs";
         }
     }
 
@@ -113,10 +125,10 @@ public final class ViommuBench {
                 return cRound(l, v, c);
             }
             ManagedDevice md = l.startWithViommu(m, v, server.policy);
-            m.start();
+            m.start(server.poll);
             Churn.tx(List.of(l), () -> { }, 1, true); // warm-up
             md.resetLatency();
-            Thread loop = managerThread();
+            Thread loop = ManagerThread.find();
             DeviceStats s0 = md.stats();
             long g0 = gcMillis();
             CpuTime server0 = CpuTime.of(loop), driver0 = CpuTime.current();
@@ -180,12 +192,6 @@ public final class ViommuBench {
         }
     }
 
-    /** The thread {@link IotlbManager#start()} started (the only one of its name in this JVM: one manager a round). */
-    private static Thread managerThread() {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(MANAGER_THREAD))
-                .findFirst().orElseThrow(() -> new IllegalStateException("no " + MANAGER_THREAD + " thread"));
-    }
-
     /** The p99 of the service times of answered misses {@code from} (inclusive) to {@code to}, as far as kept. */
     private static double p99Micros(MemorySegment samples, long from, long to) {
         long first = Math.max(from, to - SAMPLES);
@@ -243,7 +249,7 @@ public final class ViommuBench {
             warm = (System.nanoTime() - t0) / 1e9;
             notCompiled = profile.notCompiled();
             progress.say("guest-like vIOMMU: the manager thread sampled by JFR in a lazy, exact round");
-            profile.sample(MANAGER_THREAD);
+            profile.sample(ManagerThread.NAME);
             warmUp(VirtualIommu.Mode.LAZY, Server.EXACT);
             Profile.Samples p = profile.stopSampling();
             figures.add(Figure.javaOnly("profile.viommu_lazy_exact.native_share", "manager thread samples in native"
@@ -271,7 +277,7 @@ public final class ViommuBench {
                     continue;
                 }
                 List<Run> js = all.get(mode).get(s);
-                String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.policy;
+                String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.describe();
                 figures.add(new Figure(key + ".frames_per_s", "TX 64 B frames/s, " + who + " (" + median + ")",
                         median(js, Run::framesPerSecond), median(cs, Run::framesPerSecond), "frames/s",
                         String.format("rounds: Java %s%s; GC pauses: %.1f ms/s in Java rounds, %.1f ms/s in C rounds",
