@@ -70,29 +70,32 @@ static int translate_table(const void *p, uint64_t iova, struct vhost_iotlb_msg 
 }
 
 /*
- * Waits until `fd` or `stop_fd` is readable: with one poll() of both when `ep` < 0, else on the epoll set `ep`
- * holding them (stop_fd's data is 1), as a manager of many devices waits. Returns 1 when misses may be queued,
- * 0 to stop, or -errno.
+ * Waits until `fd` or `stop_fd` is readable, up to `timeout_ms` (-1: forever, 0: just looks): with one poll() of
+ * both when `ep` < 0, else on the epoll set `ep` holding them (stop_fd's data is 1), as a manager of many devices
+ * waits. Returns 1 when misses may be queued, 0 to stop, 2 when the timeout passed first, or -errno.
  */
-static int wait_ready(int ep, int fd, int stop_fd) {
+static int wait_ready(int ep, int fd, int stop_fd, int timeout_ms) {
     for (;;) {
         if (ep >= 0) {
             struct epoll_event ev[2];
-            int n = epoll_wait(ep, ev, 2, -1);
+            int n = epoll_wait(ep, ev, 2, timeout_ms);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return -errno;
             }
+            if (n == 0) return 2;
             for (int i = 0; i < n; i++) {
                 if (ev[i].data.u32 == 1) return 0;
             }
             return 1;
         }
         struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0) {
+        int n = poll(pfd, 2, timeout_ms);
+        if (n < 0) {
             if (errno == EINTR) continue;
             return -errno;
         }
+        if (n == 0) return 2;
         return (pfd[1].revents & POLLIN) ? 0 : 1;
     }
 }
@@ -121,16 +124,21 @@ static void recent_add(struct recent *r, uint64_t first, uint64_t last) {
     if (r->n < RECENT) r->n++;
 }
 
-/* The loop of serve() on a wait set made (ep) or not (-1). */
-static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t *out,
-                      int64_t *samples, int64_t cap) {
+/* The loop of serve() on a wait set made (ep) or not (-1); polling for poll_ns after each miss (0: never). */
+static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const void *ctx, int v2, int64_t poll_ns,
+                      int64_t *out, int64_t *samples, int64_t cap) {
     struct vhost_msg_v2 msg;
     struct recent recent = {.epoch = out[4]};
+    int64_t last_miss = now_ns() - poll_ns; /* not polling until the first miss */
     out[0] = out[1] = out[2] = out[3] = 0;
     for (;;) {
-        int ready = wait_ready(ep, fd, stop_fd);
+        int polling = poll_ns > 0 && now_ns() - last_miss < poll_ns;
+        int ready = wait_ready(ep, fd, stop_fd, polling ? 0 : -1);
         if (ready <= 0) {
             return ready;
+        }
+        if (ready == 2) {
+            continue;
         }
         for (;;) {
             ssize_t r = read(fd, &msg, sizeof msg);
@@ -158,18 +166,20 @@ static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const
             out[1] += ns;
             out[3] += duplicate;
             recent_add(&recent, update.iova, update.iova + update.size - 1);
+            if (poll_ns > 0) last_miss = now_ns();
         }
     }
 }
 
 /*
  * Serves device-IOTLB misses on vhost fd `fd` until `stop_fd` (an eventfd) is readable: wait (poll, or epoll if
- * `use_epoll`), read every queued MISS until EAGAIN, translate it, write the UPDATE (v2 if `v2`). out[0] = misses
- * answered, out[1] = sum of their read-to-update nanoseconds, out[2] = misses refused (no mapping); the service
- * time of answered miss i goes to samples[i % cap] when `samples` is not NULL. Returns 0 or -errno.
+ * `use_epoll`; for `poll_ns` after each miss only looking, without sleeping), read every queued MISS until EAGAIN,
+ * translate it, write the UPDATE (v2 if `v2`). out[0] = misses answered, out[1] = sum of their read-to-update
+ * nanoseconds, out[2] = misses refused (no mapping); the service time of answered miss i goes to samples[i % cap]
+ * when `samples` is not NULL. Returns 0 or -errno.
  */
-static int serve(int fd, int stop_fd, int use_epoll, translate_fn translate, const void *ctx, int v2, int64_t *out,
-                 int64_t *samples, int64_t cap) {
+static int serve(int fd, int stop_fd, int use_epoll, int64_t poll_ns, translate_fn translate, const void *ctx, int v2,
+                 int64_t *out, int64_t *samples, int64_t cap) {
     int ep = -1;
     if (use_epoll) {
         struct epoll_event misses = {.events = EPOLLIN, .data.u32 = 0}, stop = {.events = EPOLLIN, .data.u32 = 1};
@@ -181,22 +191,23 @@ static int serve(int fd, int stop_fd, int use_epoll, translate_fn translate, con
             return -e;
         }
     }
-    int rc = serve_loop(ep, fd, stop_fd, translate, ctx, v2, out, samples, cap);
+    int rc = serve_loop(ep, fd, stop_fd, translate, ctx, v2, poll_ns, out, samples, cap);
     if (ep >= 0) close(ep);
     return rc;
 }
 
-/* The offset vIOMMU (see translate_offset), waiting with epoll if `use_epoll`; out as for serve (3 slots). */
+/* The offset vIOMMU (see translate_offset), waiting with epoll if `use_epoll`; out as for serve (5 slots). */
 int cbench_serve_misses(int fd, int stop_fd, uint64_t offset, uint64_t gpa_base, uint64_t size, uint64_t ubase,
-                        uint64_t granule, int v2, int use_epoll, int64_t *out) {
+                        uint64_t granule, int v2, int use_epoll, int64_t poll_ns, int64_t *out) {
     struct offset_ctx c = {offset, gpa_base, size, ubase, granule};
-    return serve(fd, stop_fd, use_epoll, translate_offset, &c, v2, out, NULL, 1);
+    return serve(fd, stop_fd, use_epoll, poll_ns, translate_offset, &c, v2, out, NULL, 1);
 }
 
-/* The page-table vIOMMU (see translate_table); out as for serve (3 slots), samples[cap] of service times. */
+/* The page-table vIOMMU (see translate_table), waiting in poll(); out as for serve (5 slots), samples[cap] of
+ * service times. */
 int cbench_serve_misses_table(int fd, int stop_fd, const uint64_t *table, uint64_t base, uint64_t pages,
-                              uint64_t gpa_base, uint64_t size, uint64_t ubase, int v2, int64_t *out,
-                              int64_t *samples, int64_t cap) {
+                              uint64_t gpa_base, uint64_t size, uint64_t ubase, int v2, int64_t poll_ns,
+                              int64_t *out, int64_t *samples, int64_t cap) {
     struct table_ctx c = {table, base, pages, gpa_base, size, ubase};
-    return serve(fd, stop_fd, 0, translate_table, &c, v2, out, samples, cap);
+    return serve(fd, stop_fd, 0, poll_ns, translate_table, &c, v2, out, samples, cap);
 }

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
+import java.time.Duration;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -26,10 +27,11 @@ public final class CLoop implements AutoCloseable {
         getFeatures = l.downcallHandle(c.findOrThrow("cbench_get_features"),
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG));
         serveMisses = l.downcallHandle(c.findOrThrow("cbench_serve_misses"), FunctionDescriptor.of(JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS));
+                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG,
+                ADDRESS));
         serveMissesByTable = l.downcallHandle(c.findOrThrow("cbench_serve_misses_table"), FunctionDescriptor.of(
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
-                ADDRESS, ADDRESS, JAVA_LONG));
+                JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
     }
 
     /** Slots of the counters the miss loops fill as they run. */
@@ -80,17 +82,18 @@ public final class CLoop implements AutoCloseable {
 
     /**
      * Serves {@code vhostFd}'s IOTLB misses in C until {@code stopFd} is signalled: IOVA = GPA + {@code iovaOffset}
-     * over one window of guest memory at {@code userBase}, in {@code granule} pieces, sleeping as {@code wait} says.
-     * {@code counters} ({@link #COUNTERS} longs) receives the misses answered and refused and the service time as
-     * it runs.
+     * over one window of guest memory at {@code userBase}, in {@code granule} pieces, sleeping as {@code wait} says
+     * (after polling for {@code poll} after each miss, as {@link io.vhost4j.iotlb.IotlbManager#start(Duration)}
+     * does). {@code counters} ({@link #COUNTERS} longs) receives the misses answered and refused and the service
+     * time as it runs.
      *
      * @return 0, or the C loop's negative errno
      */
     public int serveMisses(int vhostFd, int stopFd, long iovaOffset, long gpaBase, long size, long userBase,
-                           long granule, boolean v2, Wait wait, MemorySegment counters) {
+                           long granule, boolean v2, Wait wait, Duration poll, MemorySegment counters) {
         try {
             return (int) serveMisses.invokeExact(vhostFd, stopFd, iovaOffset, gpaBase, size, userBase, granule,
-                    v2 ? 1 : 0, wait == Wait.EPOLL ? 1 : 0, counters);
+                    v2 ? 1 : 0, wait == Wait.EPOLL ? 1 : 0, poll.toNanos(), counters);
         } catch (Throwable t) {
             throw new IllegalStateException("C miss loop failed", t);
         }
@@ -99,13 +102,15 @@ public final class CLoop implements AutoCloseable {
     /**
      * As {@link #serveMisses}, translating through a {@link io.vhost4j.testkit.VirtualIommu}'s page table
      * ({@code table}, {@code pages} entries from IOVA {@code base}), one page per UPDATE (exact). The service time of
-     * answered miss {@code i} goes to {@code samples[i % samples.length]}.
+     * answered miss {@code i} goes to {@code samples[i % samples.length]}. It sleeps in {@code poll()}, after polling
+     * for {@code poll} after each miss.
      */
     public int serveMissesByTable(int vhostFd, int stopFd, MemorySegment table, long base, long pages, long gpaBase,
-                                  long size, long userBase, boolean v2, MemorySegment counters, MemorySegment samples) {
+                                  long size, long userBase, boolean v2, Duration poll, MemorySegment counters,
+                                  MemorySegment samples) {
         try {
             return (int) serveMissesByTable.invokeExact(vhostFd, stopFd, table, base, pages, gpaBase, size, userBase,
-                    v2 ? 1 : 0, counters, samples, samples.byteSize() / 8);
+                    v2 ? 1 : 0, poll.toNanos(), counters, samples, samples.byteSize() / 8);
         } catch (Throwable t) {
             throw new IllegalStateException("C miss loop failed", t);
         }

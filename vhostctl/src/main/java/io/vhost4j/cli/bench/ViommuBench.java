@@ -29,8 +29,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * every buffer before posting it and unmaps it after use ({@link VirtualIommu}: top-down IOVAs, recently freed ones
  * reused first), in <em>strict</em> mode (each unmap invalidated at once) and <em>lazy</em> mode (one invalidation of
  * the streaming area per {@value #LAZY_FLUSH_PAGES} unmapped pages or 10 ms). The misses are served by the plain-C
- * loop (exact: one page per UPDATE, as QEMU answers) and by the Java manager under three {@link MappingPolicy}s, in
- * alternating rounds.
+ * loop (exact: one page per UPDATE, as QEMU answers) and by the Java manager under three {@link MappingPolicy}s, and
+ * by both polling after each miss ({@link Server}), in alternating rounds.
  */
 public final class ViommuBench {
     private static final int STREAMING_PAGES = 4096;
@@ -46,11 +46,13 @@ public final class ViommuBench {
     /**
      * Who serves the misses. The prefetching manager maps up to one batch ({@value Churn#BATCH} entries) ahead: the
      * guest maps a whole batch before it kicks, so that is what the translator can offer (with 8 entries, the
-     * batch took five misses instead of two). The polling manager answers exactly, as the C loop does, but polls
-     * for {@link #POLL} after each miss instead of sleeping at once (the C loop and the other managers sleep).
+     * batch took five misses instead of two). The polling manager and the polling C loop answer exactly, as the
+     * others, but poll for {@link #POLL} after each miss instead of sleeping at once; each Java server is compared
+     * with the C loop that waits as it does ({@link #cTwin()}).
      */
     enum Server {
         C_LOOP("C loop", null, Duration.ZERO),
+        C_LOOP_POLLING("C loop polling", null, POLL),
         EXACT("exact", MappingPolicy.exact(), Duration.ZERO),
         EXACT_POLLING("exact_polling", MappingPolicy.exact(), POLL),
         COALESCING("coalescing", MappingPolicy.coalescing(), Duration.ZERO),
@@ -65,6 +67,16 @@ public final class ViommuBench {
             this.key = key;
             this.policy = policy;
             this.poll = poll;
+        }
+
+        /** Whether this is a C loop. */
+        boolean isC() {
+            return policy == null;
+        }
+
+        /** The C loop this Java server is compared with: the one that waits as it does. */
+        Server cTwin() {
+            return poll.isZero() ? C_LOOP : C_LOOP_POLLING;
         }
 
         /** How the figures name this server. */
@@ -115,14 +127,14 @@ public final class ViommuBench {
         return l.viommu(mode, STREAMING_PAGES, LAZY_FLUSH_PAGES, LAZY_FLUSH_AFTER);
     }
 
-    /** One round of {@code server} in {@code mode}; {@code c} is needed for {@link Server#C_LOOP}. */
+    /** One round of {@code server} in {@code mode}; {@code c} is needed for the C loops. */
     Run round(VirtualIommu.Mode mode, Server server, CLoop c) throws Exception {
         try (NetLoopback l = NetLoopback.open(CONFIG, "vhb%d"); VirtualIommu v = viommu(l, mode);
              IotlbManager m = IotlbManager.create(null)) {
-            if (server == Server.C_LOOP) {
+            if (server.isC()) {
                 ManagedDevice md = l.startWithViommu(m, v, MappingPolicy.exact()); // maps the used rings
                 md.unregister();
-                return cRound(l, v, c);
+                return cRound(l, v, c, server.poll);
             }
             ManagedDevice md = l.startWithViommu(m, v, server.policy);
             m.start(server.poll);
@@ -150,7 +162,7 @@ public final class ViommuBench {
         }
     }
 
-    private Run cRound(NetLoopback l, VirtualIommu v, CLoop c) throws Exception {
+    private Run cRound(NetLoopback l, VirtualIommu v, CLoop c, Duration poll) throws Exception {
         try (EventFd stopFd = EventFd.create(); Arena a = Arena.ofShared()) {
             MemorySegment counters = a.allocate(JAVA_LONG, CLoop.COUNTERS);
             MemorySegment samples = a.allocate(JAVA_LONG, SAMPLES);
@@ -163,7 +175,7 @@ public final class ViommuBench {
             Thread server = Thread.ofPlatform().name("bench-c-iotlb").start(() ->
                     rc[0] = c.serveMissesByTable(l.net().fd(), stopFd.fd(), v.table(), v.base(), v.pages(),
                             NetLoopback.GUEST_BASE, region.size(), region.segment().address(),
-                            l.net().iotlbMessagesV2(), counters, samples));
+                            l.net().iotlbMessagesV2(), poll, counters, samples));
             try {
                 Churn.tx(List.of(l), () -> { }, 1, true); // warm-up, as for Java
                 long a0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r0 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
@@ -221,7 +233,7 @@ public final class ViommuBench {
     public List<Figure> run(CLoop c, Progress progress) throws Exception {
         List<Server> servers = new ArrayList<>(List.of(Server.values()));
         if (c == null) {
-            servers.remove(Server.C_LOOP);
+            servers.removeIf(Server::isC);
         }
         List<Figure> figures = new ArrayList<>();
         Map<VirtualIommu.Mode, Map<Server, List<Run>>> all = new EnumMap<>(VirtualIommu.Mode.class);
@@ -271,12 +283,11 @@ public final class ViommuBench {
         String median = "median of " + rounds;
         for (VirtualIommu.Mode mode : VirtualIommu.Mode.values()) {
             String m = mode.name().toLowerCase();
-            List<Run> cs = all.get(mode).get(Server.C_LOOP);
             for (Server s : servers) {
-                if (s == Server.C_LOOP) {
+                if (s.isC()) {
                     continue;
                 }
-                List<Run> js = all.get(mode).get(s);
+                List<Run> js = all.get(mode).get(s), cs = all.get(mode).get(s.cTwin());
                 String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.describe();
                 figures.add(new Figure(key + ".frames_per_s", "TX 64 B frames/s, " + who + " (" + median + ")",
                         median(js, Run::framesPerSecond), median(cs, Run::framesPerSecond), "frames/s",
