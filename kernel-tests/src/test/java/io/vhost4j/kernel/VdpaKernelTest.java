@@ -188,33 +188,61 @@ class VdpaKernelTest {
 
     @Test
     void oneBatchOfUpdatesReachesTheDeviceAsOneMapAndWithoutBatchingAsOneEach() throws Exception {
-        for (boolean batch : new boolean[] {true, false}) {
-            try (VdpaNetLoopback loop = VdpaNetLoopback.create(name(), QUEUE).start(config(), batch)) {
-                VhostVdpa v = loop.vdpa();
-                assertEquals(batch, v.ackedBackendFeatures().has(BackendFeature.IOTLB_BATCH));
-                long base = loop.window().deviceAddress(VdpaNetLoopback.GPA_BASE) + 0x1000_0000L;
-                long user = loop.memory().userAddress(VdpaNetLoopback.GPA_BASE);
-                long before = loop.device().iotlbChanges();
-                v.updateIotlb(List.of(IotlbMessage.update(base, PAGE, user, Access.RW),
-                        IotlbMessage.update(base + 2 * PAGE, PAGE, user + PAGE, Access.RO),
-                        IotlbMessage.update(base + 4 * PAGE, PAGE, user + 2 * PAGE, Access.RW)));
-                assertEquals(batch ? 1 : 3, loop.device().iotlbChanges() - before,
-                        batch ? "one set_map for the batch" : "one set_map per update");
-                List<VduseIotlb.Mapping> seen = loop.device().vduse().iotlb().mappings();
-                assertTrue(seen.contains(new VduseIotlb.Mapping(base, base + PAGE - 1, Access.RW)), seen.toString());
-                assertTrue(seen.contains(new VduseIotlb.Mapping(base + 2 * PAGE, base + 3 * PAGE - 1, Access.RO)));
-                assertTrue(seen.contains(new VduseIotlb.Mapping(base + 4 * PAGE, base + 5 * PAGE - 1, Access.RW)));
-                // The device reads the driver's bytes at the new IOVAs: the same memory as its first page.
-                MemorySegment mine = loop.memory().slice(VdpaNetLoopback.GPA_BASE + PAGE, 8);
-                mine.fill((byte) 0x5a);
-                MemorySegment theirs = MemorySegment.ofArray(new byte[8]);
-                loop.device().vduse().iotlb().read(base + 2 * PAGE, theirs);
-                assertArrayEquals(mine.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
-                        theirs.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-                assertThrows(IovaFaultException.class, () -> loop.device().vduse().iotlb().write(base + 2 * PAGE,
-                        MemorySegment.ofArray(new byte[1])), "an RO mapping is not writable by the device");
+        try (VdpaNetLoopback loop = VdpaNetLoopback.create(name(), QUEUE).start(config(), true)) {
+            VduseIotlb seen = loop.device().vduse().iotlb();
+            threeUpdatesReachTheDevice(loop, true, loop.device()::iotlbChanges, seen::mappings, (iova, n) -> {
+                MemorySegment b = MemorySegment.ofArray(new byte[n]);
+                seen.read(iova, b);
+                return b.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            }, iova -> VduseDeviceProcess.writeBack(seen, iova));
+        }
+        // Unbatched, the kernel asks the device for each UPDATE while it holds the VMM process's address-space lock:
+        // the device is served by a process of its own, as an in-process one may stall (VduseDevice's Javadoc).
+        String name = name();
+        try (VduseDeviceProcess device = VduseDeviceProcess.start(name, QUEUE)) {
+            try (VdpaNetLoopback loop = VdpaNetLoopback.attach(name).start(config(), false)) {
+                threeUpdatesReachTheDevice(loop, false, device::iotlbChanges, device::mappings, device::read,
+                        device::canWrite);
             }
         }
+    }
+
+    /** The device's side, seen in this process or through {@link VduseDeviceProcess}. */
+    private interface DeviceView<T> {
+        T get() throws Exception;
+    }
+
+    private interface DeviceRead {
+        byte[] read(long iova, int n) throws Exception;
+    }
+
+    private interface DeviceWrite {
+        boolean canWrite(long iova) throws Exception;
+    }
+
+    /** Three UPDATEs in one {@code updateIotlb}: one set_map as a batch, one each without; what the device sees. */
+    private static void threeUpdatesReachTheDevice(VdpaNetLoopback loop, boolean batch, DeviceView<Long> changes,
+                                                   DeviceView<List<VduseIotlb.Mapping>> mappings, DeviceRead read,
+                                                   DeviceWrite write) throws Exception {
+        VhostVdpa v = loop.vdpa();
+        assertEquals(batch, v.ackedBackendFeatures().has(BackendFeature.IOTLB_BATCH));
+        long base = loop.window().deviceAddress(VdpaNetLoopback.GPA_BASE) + 0x1000_0000L;
+        long user = loop.memory().userAddress(VdpaNetLoopback.GPA_BASE);
+        long before = changes.get();
+        v.updateIotlb(List.of(IotlbMessage.update(base, PAGE, user, Access.RW),
+                IotlbMessage.update(base + 2 * PAGE, PAGE, user + PAGE, Access.RO),
+                IotlbMessage.update(base + 4 * PAGE, PAGE, user + 2 * PAGE, Access.RW)));
+        assertEquals(batch ? 1 : 3, changes.get() - before, batch ? "one set_map for the batch" : "one set_map per update");
+        List<VduseIotlb.Mapping> seen = mappings.get();
+        assertTrue(seen.contains(new VduseIotlb.Mapping(base, base + PAGE - 1, Access.RW)), seen.toString());
+        assertTrue(seen.contains(new VduseIotlb.Mapping(base + 2 * PAGE, base + 3 * PAGE - 1, Access.RO)));
+        assertTrue(seen.contains(new VduseIotlb.Mapping(base + 4 * PAGE, base + 5 * PAGE - 1, Access.RW)));
+        // The device reads the driver's bytes at the new IOVAs: the same memory as its first page.
+        MemorySegment mine = loop.memory().slice(VdpaNetLoopback.GPA_BASE + PAGE, 8);
+        mine.fill((byte) 0x5a);
+        assertArrayEquals(mine.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), read.read(base + 2 * PAGE, 8));
+        assertFalse(write.canWrite(base + 2 * PAGE), "an RO mapping is not writable by the device");
+        assertTrue(write.canWrite(base + 4 * PAGE), "an RW one is");
     }
 
     @Test
@@ -286,7 +314,9 @@ class VdpaKernelTest {
         try (VdpaNetLoopback loop = VdpaNetLoopback.create(name(), QUEUE)) {
             VhostVdpa v = loop.vdpa();
             v.setOwner();
-            v.setBackendFeatures(BackendFeatures.of(BackendFeature.IOTLB_MSG_V2, BackendFeature.IOTLB_ASID));
+            // IOTLB_BATCH too: the device is served in this process (VduseDevice's Javadoc).
+            v.setBackendFeatures(BackendFeatures.of(BackendFeature.IOTLB_MSG_V2, BackendFeature.IOTLB_BATCH,
+                    BackendFeature.IOTLB_ASID));
             long first = (v.getIovaRange().first() + PAGE - 1) & ~(PAGE - 1);
             try (io.vhost4j.testkit.GuestMemory mem = io.vhost4j.testkit.GuestMemory.allocateShared(0, PAGE)) {
                 long user = mem.userAddress(0);

@@ -25,6 +25,7 @@ import java.util.List;
  * features, one batch of three mappings for the driver's memory (rings, RX buffers, TX buffers), the driver's
  * setup up to DRIVER_OK). {@link #close()}
  * tears down in the order the kernel needs: the driver and the vhost-vdpa file, the vdpa device, the VDUSE device.
+ * {@link #attach} is the VMM side alone, over a VDUSE device that another process serves.
  */
 public final class VdpaNetLoopback implements AutoCloseable {
     /** Where the driver's memory starts, guest-physically. */
@@ -56,13 +57,37 @@ public final class VdpaNetLoopback implements AutoCloseable {
      * vhost_vdpa and opens its vhost-vdpa file. Whatever was made is undone if a step fails.
      */
     public static VdpaNetLoopback create(String name, int queueSize) throws IOException {
-        List<AutoCloseable> undo = new ArrayList<>();
         VduseControl control = VduseControl.open();
-        undo.add(control);
+        VduseNetDevice device;
         try {
-            VduseNetDevice device = VduseNetDevice.create(control, name, queueSize);
+            device = VduseNetDevice.create(control, name, queueSize);
+        } catch (IOException | RuntimeException e) {
+            control.close();
+            throw e;
+        }
+        return vmmSide(name, control, device);
+    }
+
+    /**
+     * The VMM side alone, for VDUSE device {@code name} that another process created and serves: adds it to the vDPA
+     * bus, binds it to vhost_vdpa and opens its vhost-vdpa file. {@link #device()} is then {@code null}, and
+     * {@link #close()} leaves the VDUSE device to that process (which must serve it until then). A device served in
+     * another process is what unbatched UPDATEs need to be safe (see {@link io.vhost4j.vdpa.VduseDevice}).
+     */
+    public static VdpaNetLoopback attach(String name) throws IOException {
+        return vmmSide(name, null, null);
+    }
+
+    /** Adds {@code name} to the bus, binds and opens it; undoes it all (and closes the device) if a step fails. */
+    private static VdpaNetLoopback vmmSide(String name, VduseControl control, VduseNetDevice device)
+            throws IOException {
+        List<AutoCloseable> undo = new ArrayList<>();
+        if (control != null) {
+            undo.add(control);
             undo.add(0, () -> control.destroy(name));
             undo.add(0, device);
+        }
+        try {
             VdpaManagement management = VdpaManagement.open();
             undo.add(0, management);
             management.addDevice(name, "vduse");
@@ -127,7 +152,7 @@ public final class VdpaNetLoopback implements AutoCloseable {
     /** The vdpa (and VDUSE) device's name. */
     public String name() { return name; }
 
-    /** The device side. */
+    /** The device side; {@code null} when it is another process's ({@link #attach}). */
     public VduseNetDevice device() { return device; }
 
     /** The VMM side's vhost-vdpa file. */
@@ -162,15 +187,17 @@ public final class VdpaNetLoopback implements AutoCloseable {
             first = e;
         }
         management.close();
-        device.close();
-        try {
-            control.destroy(name);
-        } catch (VhostException e) {
-            if (first == null) {
-                first = e;
+        if (device != null) {
+            device.close();
+            try {
+                control.destroy(name);
+            } catch (VhostException e) {
+                if (first == null) {
+                    first = e;
+                }
             }
+            control.close();
         }
-        control.close();
         if (memory != null) {
             memory.close();
         }
