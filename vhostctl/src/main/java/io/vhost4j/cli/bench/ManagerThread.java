@@ -1,8 +1,19 @@
 package io.vhost4j.cli.bench;
 
-/** The loop thread {@link io.vhost4j.iotlb.IotlbManager#start()} starts, found by its name. */
+import java.time.Duration;
+
+/**
+ * The loop thread {@link io.vhost4j.iotlb.IotlbManager#start()} starts, found by its name, and how long the polling
+ * servers of the benchmarks poll after each miss.
+ */
 final class ManagerThread {
     private ManagerThread() {}
+
+    /**
+     * How long the polling servers (the manager's loop thread, {@link io.vhost4j.iotlb.IotlbManager#start(Duration)};
+     * the C loop) poll after each miss before they sleep.
+     */
+    static final Duration POLL = Duration.ofNanos(100_000);
 
     /** Its name. */
     static final String NAME = "vhost4j-iotlb";

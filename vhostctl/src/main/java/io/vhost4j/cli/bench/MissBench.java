@@ -297,9 +297,9 @@ public final class MissBench {
                 js.add(j.meanServiceMicros());
                 jc.add(j.cpuMicrosPerMiss());
                 ju.add(j.userMicrosPerMiss());
-                progress.say("IOTLB misses, 1 device, Java manager polling " + ViommuBench.POLL.toNanos() / 1000
+                progress.say("IOTLB misses, 1 device, Java manager polling " + ManagerThread.POLL.toNanos() / 1000
                         + " µs after each miss" + of);
-                MissRun p = javaRound(windows, ViommuBench.POLL);
+                MissRun p = javaRound(windows, ManagerThread.POLL);
                 pf.add(p.framesPerSecond());
                 ps.add(p.meanServiceMicros());
                 pc.add(p.cpuMicrosPerMiss());
@@ -320,8 +320,8 @@ public final class MissBench {
                     eu.add(e.userMicrosPerMiss());
                     ed.add(e.duplicateShare());
                     progress.say("IOTLB misses, 1 device, plain C miss loop (poll) polling "
-                            + ViommuBench.POLL.toNanos() / 1000 + " µs after each miss" + of);
-                    MissRun q = cRound(c, CLoop.Wait.POLL, ViommuBench.POLL);
+                            + ManagerThread.POLL.toNanos() / 1000 + " µs after each miss" + of);
+                    MissRun q = cRound(c, CLoop.Wait.POLL, ManagerThread.POLL);
                     qf.add(q.framesPerSecond());
                     qs.add(q.meanServiceMicros());
                     qc.add(q.cpuMicrosPerMiss());
@@ -379,7 +379,7 @@ public final class MissBench {
         figures.add(new Figure("iotlb.one_device.epoll_c.tx64_frames_per_s", "TX 64 B frames under that miss load,"
                 + " against the C loop sleeping in epoll_wait (" + median + ")", jf.median(),
                 c == null ? null : ef.median(), "frames/s", rounds(jf, c == null ? null : ef)));
-        String polling = "both polling " + ViommuBench.POLL.toNanos() / 1000 + " µs after each miss before they"
+        String polling = "both polling " + ManagerThread.POLL.toNanos() / 1000 + " µs after each miss before they"
                 + " sleep (the Java manager: IotlbManager.start(Duration); the C loop: in poll)";
         figures.add(new Figure("iotlb.one_device.polling.service_us", "IOTLB miss mean service time, " + polling
                 + " (" + median + ")", ps.median(), c == null ? null : qs.median(), "µs",

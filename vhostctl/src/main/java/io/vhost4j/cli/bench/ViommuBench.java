@@ -40,21 +40,18 @@ public final class ViommuBench {
     private static final NetDriver.Config CONFIG =
             NetDriver.Config.defaults().withDma(DmaWindow.iova(NetLoopback.IOVA_OFFSET));
 
-    /** How long the polling manager polls after a miss ({@link IotlbManager#start(Duration)}). */
-    static final Duration POLL = Duration.ofNanos(100_000);
-
     /**
      * Who serves the misses. The prefetching manager maps up to one batch ({@value Churn#BATCH} entries) ahead: the
      * guest maps a whole batch before it kicks, so that is what the translator can offer (with 8 entries, the
      * batch took five misses instead of two). The polling manager and the polling C loop answer exactly, as the
-     * others, but poll for {@link #POLL} after each miss instead of sleeping at once; each Java server is compared
-     * with the C loop that waits as it does ({@link #cTwin()}).
+     * others, but poll for {@link ManagerThread#POLL} after each miss instead of sleeping at once; each Java server
+     * is compared with the C loop that waits as it does ({@link #cTwin()}).
      */
     enum Server {
         C_LOOP("C loop", null, Duration.ZERO),
-        C_LOOP_POLLING("C loop polling", null, POLL),
+        C_LOOP_POLLING("C loop polling", null, ManagerThread.POLL),
         EXACT("exact", MappingPolicy.exact(), Duration.ZERO),
-        EXACT_POLLING("exact_polling", MappingPolicy.exact(), POLL),
+        EXACT_POLLING("exact_polling", MappingPolicy.exact(), ManagerThread.POLL),
         COALESCING("coalescing", MappingPolicy.coalescing(), Duration.ZERO),
         COALESCING_PREFETCH("coalescing_prefetch", MappingPolicy.coalescing().withPrefetch(Churn.BATCH),
                 Duration.ZERO);
