@@ -203,7 +203,7 @@ public final class IotlbManager implements AutoCloseable {
 
     /**
      * Runs the loop on a new daemon thread named {@code vhost4j-iotlb} that, after each wake-up that served a miss,
-     * keeps polling the devices ({@code epoll_wait} without a timeout) for {@code pollFor} before it sleeps again:
+     * keeps polling the devices ({@code epoll_wait} with a timeout of 0) for {@code pollFor} before it sleeps again:
      * a device that misses again within that time is served without waking a sleeping thread (QEMU's IOThreads poll
      * for the same reason, {@code poll-max-ns}). Lower latency per miss, bought with CPU time: the thread spins for
      * up to {@code pollFor} after the last miss it served, and not at all while no device misses. Worth it where a
