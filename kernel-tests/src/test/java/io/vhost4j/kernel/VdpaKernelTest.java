@@ -232,7 +232,8 @@ class VdpaKernelTest {
         v.updateIotlb(List.of(IotlbMessage.update(base, PAGE, user, Access.RW),
                 IotlbMessage.update(base + 2 * PAGE, PAGE, user + PAGE, Access.RO),
                 IotlbMessage.update(base + 4 * PAGE, PAGE, user + 2 * PAGE, Access.RW)));
-        assertEquals(batch ? 1 : 3, changes.get() - before, batch ? "one set_map for the batch" : "one set_map per update");
+        assertEquals(batch ? 1 : 3, changes.get() - before,
+                batch ? "one set_map for the batch" : "one set_map per update");
         List<VduseIotlb.Mapping> seen = mappings.get();
         assertTrue(seen.contains(new VduseIotlb.Mapping(base, base + PAGE - 1, Access.RW)), seen.toString());
         assertTrue(seen.contains(new VduseIotlb.Mapping(base + 2 * PAGE, base + 3 * PAGE - 1, Access.RO)));
