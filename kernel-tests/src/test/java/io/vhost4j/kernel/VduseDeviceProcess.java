@@ -26,8 +26,8 @@ import java.util.concurrent.TimeUnit;
  * <p>{@link #start} runs {@link #main} in a new JVM with the test's module and class path; the device is created
  * when it says {@code ready}, and answers commands line by line on its standard input: {@code changes} (IOTLB changes
  * the kernel announced), {@code mappings} ({@code start last perm} per mapping, then {@code end}), {@code read IOVA N}
- * (hex bytes, or {@code fault}), {@code write IOVA} ({@link #writeBack}: {@code ok} or {@code fault}); end of input destroys
- * the device. Numbers are hexadecimal.
+ * (hex bytes, or {@code fault}), {@code write IOVA} ({@link #writeBack}: {@code ok} or {@code fault}); end of input
+ * destroys the device. Numbers are hexadecimal.
  */
 final class VduseDeviceProcess implements AutoCloseable {
     private final Process process;

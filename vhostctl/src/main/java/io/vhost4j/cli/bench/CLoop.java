@@ -27,8 +27,8 @@ public final class CLoop implements AutoCloseable {
         getFeatures = l.downcallHandle(c.findOrThrow("cbench_get_features"),
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG));
         serveMisses = l.downcallHandle(c.findOrThrow("cbench_serve_misses"), FunctionDescriptor.of(JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG,
-                ADDRESS));
+                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT,
+                JAVA_LONG, ADDRESS));
         serveMissesByTable = l.downcallHandle(c.findOrThrow("cbench_serve_misses_table"), FunctionDescriptor.of(
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT,
                 JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
