@@ -89,14 +89,24 @@ class IotlbKernelTest {
             DeviceStats s = r.md.stats();
             assertEquals(0, s.faults(), r.faults.toString());
             assertTrue(s.misses() > before, s.toString());
-            // Right after the last miss the loop thread spins (up to 400 ms); a second later it sleeps in epoll_wait.
+            // Right after the last miss the loop thread spins (up to 400 ms); once no miss came for longer, it sleeps
+            // in epoll_wait. The host may still send the tap a frame now and then (IPv6 neighbour discovery), and
+            // RX then misses: the sleeping loop is measured in a stretch without a miss in it or just before it.
             long polling = loopThreadCpuNanos(150);
-            Thread.sleep(1000);
-            long sleeping = loopThreadCpuNanos(500);
             assertTrue(polling > 50_000_000L, "the loop used " + polling / 1_000_000 + " ms of CPU in the 150 ms"
                     + " after the last miss: it did not poll");
+            long sleeping = -1;
+            for (int attempt = 0; attempt < 10 && sleeping < 0; attempt++) {
+                long misses = r.md.stats().misses();
+                Thread.sleep(500); // longer than it polls after a miss
+                long cpu = loopThreadCpuNanos(500);
+                if (r.md.stats().misses() == misses) {
+                    sleeping = cpu;
+                }
+            }
+            assertTrue(sleeping >= 0, "no second without a miss in ten tries");
             assertTrue(sleeping < 100_000_000L, "the loop used " + sleeping / 1_000_000 + " ms of CPU in 500 ms"
-                    + " long after the last miss: it did not go back to sleep");
+                    + " without a miss in them or in the 500 ms before: it did not go back to sleep");
             assertTrue(r.manager.isLoopAlive());
         }
     }

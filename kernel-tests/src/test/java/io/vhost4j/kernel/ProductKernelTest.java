@@ -253,11 +253,13 @@ class ProductKernelTest {
                 "iotlb.one_device.tx64_frames_per_s", "iotlb.one_device.cpu_us_per_miss",
                 "iotlb.one_device.user_us_per_miss", "iotlb.one_device.epoll_c.cpu_us_per_miss",
                 "iotlb.one_device.epoll_c.user_us_per_miss", "iotlb.one_device.epoll_c.service_us",
-                "iotlb.one_device.epoll_c.tx64_frames_per_s", "profile.viommu_lazy_exact.native_share",
-                "jit.viommu_path.warmup_s"));
+                "iotlb.one_device.epoll_c.tx64_frames_per_s", "iotlb.one_device.polling.service_us",
+                "iotlb.one_device.polling.tx64_frames_per_s", "iotlb.one_device.polling.cpu_us_per_miss",
+                "profile.viommu_lazy_exact.native_share", "jit.viommu_path.warmup_s"));
         for (String mode : List.of("strict", "lazy")) {
-            for (String policy : List.of("exact", "coalescing", "coalescing_prefetch")) {
-                for (String f : List.of("frames_per_s", "misses_per_1000_frames", "p99_us", "mean_us")) {
+            for (String policy : List.of("exact", "exact_polling", "coalescing", "coalescing_prefetch")) {
+                for (String f : List.of("frames_per_s", "misses_per_1000_frames", "p99_us", "mean_us",
+                        "server_cpu_us_per_frame")) {
                     expected.add("viommu." + mode + "." + policy + "." + f);
                 }
             }

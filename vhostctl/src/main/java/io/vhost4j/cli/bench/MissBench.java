@@ -17,7 +17,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.ToDoubleFunction;
 
+import static io.vhost4j.cli.bench.Samples.medianOf;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -272,14 +274,10 @@ public final class MissBench {
      * then one profiled Java round; {@code c} may be {@code null}.
      */
     public List<Figure> oneDevice(CLoop c, Progress progress) throws Exception {
-        Samples jm = new Samples(rounds), jf = new Samples(rounds), dup = new Samples(rounds), js = new Samples(rounds);
-        Samples cm = new Samples(rounds), cf = new Samples(rounds), cs = new Samples(rounds);
-        Samples ef = new Samples(rounds), es = new Samples(rounds); // the C loop sleeping in epoll_wait
-        Samples cd = new Samples(rounds), ed = new Samples(rounds); // the C loops' duplicate shares
-        Samples jc = new Samples(rounds), cc = new Samples(rounds), ec = new Samples(rounds); // CPU per miss
-        Samples ju = new Samples(rounds), cu = new Samples(rounds), eu = new Samples(rounds); // its user-mode part
-        Samples pf = new Samples(rounds), ps = new Samples(rounds), pc = new Samples(rounds); // the polling manager
-        Samples qf = new Samples(rounds), qs = new Samples(rounds), qc = new Samples(rounds); // the polling C loop
+        // One typed result a round, per loop: the manager sleeping and polling, the C loop in poll, in epoll_wait,
+        // and polling (the C lists stay empty without a C library).
+        List<MissRun> java = new ArrayList<>(), javaPolling = new ArrayList<>();
+        List<MissRun> cPoll = new ArrayList<>(), cEpoll = new ArrayList<>(), cPolling = new ArrayList<>();
         JitState jit;
         ManagerDetail detail;
         try (Profile profile = Profile.start(Profile.MISS_PATH)) {
@@ -290,41 +288,18 @@ public final class MissBench {
             for (int round = 0; round < rounds; round++) {
                 String of = " (round " + (round + 1) + "/" + rounds + ")";
                 progress.say("IOTLB misses, 1 device, Java manager" + of);
-                MissRun j = javaRound(windows, Duration.ZERO);
-                jm.add(j.missesPerSecond());
-                jf.add(j.framesPerSecond());
-                dup.add(j.duplicateShare());
-                js.add(j.meanServiceMicros());
-                jc.add(j.cpuMicrosPerMiss());
-                ju.add(j.userMicrosPerMiss());
+                java.add(javaRound(windows, Duration.ZERO));
                 progress.say("IOTLB misses, 1 device, Java manager polling " + ManagerThread.POLL.toNanos() / 1000
                         + " µs after each miss" + of);
-                MissRun p = javaRound(windows, ManagerThread.POLL);
-                pf.add(p.framesPerSecond());
-                ps.add(p.meanServiceMicros());
-                pc.add(p.cpuMicrosPerMiss());
+                javaPolling.add(javaRound(windows, ManagerThread.POLL));
                 if (c != null) {
                     progress.say("IOTLB misses, 1 device, plain C miss loop (poll) in the same process" + of);
-                    MissRun r = cRound(c, CLoop.Wait.POLL, Duration.ZERO);
-                    cm.add(r.missesPerSecond());
-                    cf.add(r.framesPerSecond());
-                    cs.add(r.meanServiceMicros());
-                    cc.add(r.cpuMicrosPerMiss());
-                    cu.add(r.userMicrosPerMiss());
-                    cd.add(r.duplicateShare());
+                    cPoll.add(cRound(c, CLoop.Wait.POLL, Duration.ZERO));
                     progress.say("IOTLB misses, 1 device, plain C miss loop (epoll) in the same process" + of);
-                    MissRun e = cRound(c, CLoop.Wait.EPOLL, Duration.ZERO);
-                    ef.add(e.framesPerSecond());
-                    es.add(e.meanServiceMicros());
-                    ec.add(e.cpuMicrosPerMiss());
-                    eu.add(e.userMicrosPerMiss());
-                    ed.add(e.duplicateShare());
+                    cEpoll.add(cRound(c, CLoop.Wait.EPOLL, Duration.ZERO));
                     progress.say("IOTLB misses, 1 device, plain C miss loop (poll) polling "
                             + ManagerThread.POLL.toNanos() / 1000 + " µs after each miss" + of);
-                    MissRun q = cRound(c, CLoop.Wait.POLL, ManagerThread.POLL);
-                    qf.add(q.framesPerSecond());
-                    qs.add(q.meanServiceMicros());
-                    qc.add(q.cpuMicrosPerMiss());
+                    cPolling.add(cRound(c, CLoop.Wait.POLL, ManagerThread.POLL));
                 }
             }
             progress.say("IOTLB misses, 1 device, Java manager sampled by JFR (not in the medians)");
@@ -353,50 +328,61 @@ public final class MissBench {
         figures.add(Figure.javaOnly("profile.iotlb_thread.native_share", "manager thread samples in native code"
                 + " (system calls), JFR", 100 * p.nativeShare(), "%", p.samples() + " samples; top: " + p.hottest()));
         figures.add(new Figure("iotlb.one_device.misses_per_s", "IOTLB misses served, 1 device (4 KiB maps,"
-                + " invalidate/32 frames; " + median + ")", jm.median(), c == null ? null : cm.median(), "misses/s",
-                null));
+                + " invalidate/32 frames; " + median + ")", medianOf(java, MissRun::missesPerSecond),
+                medianOf(cPoll, MissRun::missesPerSecond), "misses/s", null));
         figures.add(new Figure("iotlb.one_device.service_us", "IOTLB miss mean service time, read MISS -> UPDATE"
-                + " written (" + median + ")", js.median(), c == null ? null : cs.median(), "µs",
-                rounds(js, c == null ? null : cs)));
+                + " written (" + median + ")", medianOf(java, MissRun::meanServiceMicros),
+                medianOf(cPoll, MissRun::meanServiceMicros), "µs", rounds(java, cPoll, MissRun::meanServiceMicros)));
         figures.add(new Figure("iotlb.one_device.tx64_frames_per_s", "TX 64 B frames under that miss load, 1 device ("
-                + median + ")", jf.median(), c == null ? null : cf.median(), "frames/s",
-                String.format("duplicate misses: Java %.0f%%", 100 * dup.median())
-                        + (c == null ? "" : String.format(", C %.0f%% (poll) / %.0f%% (epoll)", 100 * cd.median(),
-                        100 * ed.median())) + "; " + rounds(jf, c == null ? null : cf)));
+                + median + ")", medianOf(java, MissRun::framesPerSecond), medianOf(cPoll, MissRun::framesPerSecond),
+                "frames/s", String.format("duplicate misses: Java %.0f%%",
+                        100 * medianOf(java, MissRun::duplicateShare)) + (c == null ? ""
+                        : String.format(", C %.0f%% (poll) / %.0f%% (epoll)", 100 * medianOf(cPoll,
+                        MissRun::duplicateShare), 100 * medianOf(cEpoll, MissRun::duplicateShare)))
+                        + "; " + rounds(java, cPoll, MissRun::framesPerSecond)));
         figures.add(new Figure("iotlb.one_device.cpu_us_per_miss", "CPU time of the serving thread per miss read"
-                + " (user + system, " + median + ")", jc.median(), c == null ? null : cc.median(), "µs", null));
+                + " (user + system, " + median + ")", medianOf(java, MissRun::cpuMicrosPerMiss),
+                medianOf(cPoll, MissRun::cpuMicrosPerMiss), "µs", null));
         figures.add(new Figure("iotlb.one_device.user_us_per_miss", "user-mode part of that CPU time (" + median
-                + ")", ju.median(), c == null ? null : cu.median(), "µs", null));
-        figures.add(new Figure("iotlb.one_device.epoll_c.cpu_us_per_miss", "CPU time per miss, against the C loop"
-                + " sleeping in epoll_wait (" + median + ")", jc.median(), c == null ? null : ec.median(), "µs",
+                + ")", medianOf(java, MissRun::userMicrosPerMiss), medianOf(cPoll, MissRun::userMicrosPerMiss), "µs",
                 null));
+        figures.add(new Figure("iotlb.one_device.epoll_c.cpu_us_per_miss", "CPU time per miss, against the C loop"
+                + " sleeping in epoll_wait (" + median + ")", medianOf(java, MissRun::cpuMicrosPerMiss),
+                medianOf(cEpoll, MissRun::cpuMicrosPerMiss), "µs", null));
         figures.add(new Figure("iotlb.one_device.epoll_c.user_us_per_miss", "user-mode CPU time per miss, against"
-                + " the C loop sleeping in epoll_wait (" + median + ")", ju.median(), c == null ? null : eu.median(),
-                "µs", null));
+                + " the C loop sleeping in epoll_wait (" + median + ")", medianOf(java, MissRun::userMicrosPerMiss),
+                medianOf(cEpoll, MissRun::userMicrosPerMiss), "µs", null));
         figures.add(new Figure("iotlb.one_device.epoll_c.service_us", "IOTLB miss mean service time, against the C"
-                + " loop sleeping in epoll_wait (" + median + ")", js.median(), c == null ? null : es.median(), "µs",
-                "Java: the same rounds as above; " + rounds(js, c == null ? null : es)));
+                + " loop sleeping in epoll_wait (" + median + ")", medianOf(java, MissRun::meanServiceMicros),
+                medianOf(cEpoll, MissRun::meanServiceMicros), "µs", "Java: the same rounds as above; "
+                + rounds(java, cEpoll, MissRun::meanServiceMicros)));
         figures.add(new Figure("iotlb.one_device.epoll_c.tx64_frames_per_s", "TX 64 B frames under that miss load,"
-                + " against the C loop sleeping in epoll_wait (" + median + ")", jf.median(),
-                c == null ? null : ef.median(), "frames/s", rounds(jf, c == null ? null : ef)));
+                + " against the C loop sleeping in epoll_wait (" + median + ")",
+                medianOf(java, MissRun::framesPerSecond), medianOf(cEpoll, MissRun::framesPerSecond), "frames/s",
+                rounds(java, cEpoll, MissRun::framesPerSecond)));
         String polling = "both polling " + ManagerThread.POLL.toNanos() / 1000 + " µs after each miss before they"
                 + " sleep (the Java manager: IotlbManager.start(Duration); the C loop: in poll)";
         figures.add(new Figure("iotlb.one_device.polling.service_us", "IOTLB miss mean service time, " + polling
-                + " (" + median + ")", ps.median(), c == null ? null : qs.median(), "µs",
-                rounds(ps, c == null ? null : qs)));
+                + " (" + median + ")", medianOf(javaPolling, MissRun::meanServiceMicros),
+                medianOf(cPolling, MissRun::meanServiceMicros), "µs",
+                rounds(javaPolling, cPolling, MissRun::meanServiceMicros)));
         figures.add(new Figure("iotlb.one_device.polling.tx64_frames_per_s", "TX 64 B frames under that miss load, "
-                + polling + " (" + median + ")", pf.median(), c == null ? null : qf.median(), "frames/s",
-                rounds(pf, c == null ? null : qf) + (c == null ? "" : String.format("; against the C loop that"
-                        + " sleeps at once: %.2fx", pf.median() / cf.median()))));
+                + polling + " (" + median + ")", medianOf(javaPolling, MissRun::framesPerSecond),
+                medianOf(cPolling, MissRun::framesPerSecond), "frames/s",
+                rounds(javaPolling, cPolling, MissRun::framesPerSecond) + (c == null ? ""
+                        : String.format("; against the C loop that sleeps at once: %.2fx",
+                        medianOf(javaPolling, MissRun::framesPerSecond) / medianOf(cPoll, MissRun::framesPerSecond)))));
         figures.add(new Figure("iotlb.one_device.polling.cpu_us_per_miss", "CPU time of the serving thread per miss"
-                + " read, " + polling + " (" + median + ")", pc.median(), c == null ? null : qc.median(), "µs",
-                rounds(pc, c == null ? null : qc)));
+                + " read, " + polling + " (" + median + ")", medianOf(javaPolling, MissRun::cpuMicrosPerMiss),
+                medianOf(cPolling, MissRun::cpuMicrosPerMiss), "µs",
+                rounds(javaPolling, cPolling, MissRun::cpuMicrosPerMiss)));
         return figures;
     }
 
-    /** How far apart the rounds behind two medians were, for a figure's note. */
-    private static String rounds(Samples java, Samples c) {
-        return "rounds: Java " + java.range() + (c == null ? "" : ", C " + c.range());
+    /** How far apart the rounds behind two medians of {@code figure} were, for a figure's note. */
+    private static String rounds(List<MissRun> java, List<MissRun> c, ToDoubleFunction<MissRun> figure) {
+        return "rounds: Java " + Samples.of(java, figure).range()
+                + (c.isEmpty() ? "" : ", C " + Samples.of(c, figure).range());
     }
 
     /** {@code devices} loopbacks of 64-entry queues on one manager thread. */

@@ -1,6 +1,8 @@
 package io.vhost4j.cli.bench;
 
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.ToDoubleFunction;
 
 /** Repeated measurements of one quantity, summarised by their median and their range. */
 public final class Samples {
@@ -10,6 +12,18 @@ public final class Samples {
     /** Room for {@code rounds} values. */
     public Samples(int rounds) {
         values = new double[rounds];
+    }
+
+    /** One figure's values over {@code runs} (one typed result a round). */
+    public static <T> Samples of(List<T> runs, ToDoubleFunction<T> figure) {
+        Samples s = new Samples(runs.size());
+        runs.forEach(r -> s.add(figure.applyAsDouble(r)));
+        return s;
+    }
+
+    /** The median of one figure over {@code runs}; {@code null} when there are none (no C library, say). */
+    public static <T> Double medianOf(List<T> runs, ToDoubleFunction<T> figure) {
+        return runs == null || runs.isEmpty() ? null : of(runs, figure).median();
     }
 
     /** Records the next round's value. */

@@ -19,8 +19,8 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.ToDoubleFunction;
 
+import static io.vhost4j.cli.bench.Samples.medianOf;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -287,30 +287,30 @@ public final class ViommuBench {
                 List<Run> js = all.get(mode).get(s), cs = all.get(mode).get(s.cTwin());
                 String key = "viommu." + m + "." + s.key, who = m + " guest, Java " + s.describe();
                 figures.add(new Figure(key + ".frames_per_s", "TX 64 B frames/s, " + who + " (" + median + ")",
-                        median(js, Run::framesPerSecond), median(cs, Run::framesPerSecond), "frames/s",
+                        medianOf(js, Run::framesPerSecond), medianOf(cs, Run::framesPerSecond), "frames/s",
                         String.format("rounds: Java %s%s; GC pauses: %.1f ms/s in Java rounds, %.1f ms/s in C rounds",
-                                of(js, Run::framesPerSecond).range(), cs == null ? ""
-                                        : ", C " + of(cs, Run::framesPerSecond).range(),
-                                median(js, Run::gcMillisPerSecond), orNaN(median(cs, Run::gcMillisPerSecond)))));
+                                Samples.of(js, Run::framesPerSecond).range(), cs == null ? ""
+                                        : ", C " + Samples.of(cs, Run::framesPerSecond).range(),
+                                medianOf(js, Run::gcMillisPerSecond), orNaN(medianOf(cs, Run::gcMillisPerSecond)))));
                 figures.add(new Figure(key + ".misses_per_1000_frames", "misses per 1000 frames, " + who,
-                        median(js, Run::missesPer1000), median(cs, Run::missesPer1000), "misses",
+                        medianOf(js, Run::missesPer1000), medianOf(cs, Run::missesPer1000), "misses",
                         String.format("duplicates: Java %.1f, C %.1f; stale duplicates: Java %.1f, C refused %.1f;"
                                 + " UPDATEs written: Java %.1f, C %.1f (per 1000 frames)",
-                                median(js, Run::duplicatesPer1000), orNaN(median(cs, Run::duplicatesPer1000)),
-                                median(js, Run::stalePer1000), orNaN(median(cs, Run::stalePer1000)),
-                                median(js, Run::updatesPer1000), orNaN(median(cs, Run::updatesPer1000)))));
-                figures.add(new Figure(key + ".p99_us", "miss service p99, " + who, median(js, Run::p99Micros),
-                        median(cs, Run::p99Micros), "µs", null));
-                figures.add(new Figure(key + ".mean_us", "miss service mean, " + who, median(js, Run::meanMicros),
-                        median(cs, Run::meanMicros), "µs", null));
+                                medianOf(js, Run::duplicatesPer1000), orNaN(medianOf(cs, Run::duplicatesPer1000)),
+                                medianOf(js, Run::stalePer1000), orNaN(medianOf(cs, Run::stalePer1000)),
+                                medianOf(js, Run::updatesPer1000), orNaN(medianOf(cs, Run::updatesPer1000)))));
+                figures.add(new Figure(key + ".p99_us", "miss service p99, " + who, medianOf(js, Run::p99Micros),
+                        medianOf(cs, Run::p99Micros), "µs", null));
+                figures.add(new Figure(key + ".mean_us", "miss service mean, " + who, medianOf(js, Run::meanMicros),
+                        medianOf(cs, Run::meanMicros), "µs", null));
                 figures.add(new Figure(key + ".server_cpu_us_per_frame", "CPU time of the thread serving the"
-                        + " misses per frame, " + who, median(js, ViommuBench::serverCpuPerFrame),
-                        median(cs, ViommuBench::serverCpuPerFrame), "µs", String.format("user mode: Java %.2f, C"
-                                + " %.2f; the driver thread's CPU per frame: Java %.2f, C %.2f µs",
-                                median(js, ViommuBench::serverUserPerFrame),
-                                orNaN(median(cs, ViommuBench::serverUserPerFrame)),
-                                median(js, ViommuBench::driverCpuPerFrame),
-                                orNaN(median(cs, ViommuBench::driverCpuPerFrame)))));
+                        + " misses per frame, " + who, medianOf(js, ViommuBench::serverCpuPerFrame),
+                        medianOf(cs, ViommuBench::serverCpuPerFrame), "µs", String.format("user mode: Java %.2f,"
+                                + " C %.2f; the driver thread's CPU per frame: Java %.2f, C %.2f µs",
+                                medianOf(js, ViommuBench::serverUserPerFrame),
+                                orNaN(medianOf(cs, ViommuBench::serverUserPerFrame)),
+                                medianOf(js, ViommuBench::driverCpuPerFrame),
+                                orNaN(medianOf(cs, ViommuBench::driverCpuPerFrame)))));
             }
         }
         return figures;
@@ -326,18 +326,6 @@ public final class ViommuBench {
 
     private static double driverCpuPerFrame(Run r) {
         return r.driverCpu().cpuMicrosPer(r.frames());
-    }
-
-    /** The rounds' values of one figure. */
-    private static Samples of(List<Run> runs, ToDoubleFunction<Run> figure) {
-        Samples s = new Samples(runs.size());
-        runs.forEach(r -> s.add(figure.applyAsDouble(r)));
-        return s;
-    }
-
-    /** The median of one figure over {@code runs}; {@code null} without runs (no C library). */
-    private static Double median(List<Run> runs, ToDoubleFunction<Run> figure) {
-        return runs == null ? null : of(runs, figure).median();
     }
 
     private static double orNaN(Double d) {
