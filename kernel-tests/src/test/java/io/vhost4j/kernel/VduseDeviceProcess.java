@@ -30,6 +30,8 @@ import java.util.concurrent.TimeUnit;
  * destroys the device. Numbers are hexadecimal.
  */
 final class VduseDeviceProcess implements AutoCloseable {
+    /** How long the process may take to answer (its JVM starts slowly under TCG). */
+    private static final java.time.Duration ANSWER_WAIT = java.time.Duration.ofSeconds(120);
     private final Process process;
     private final BufferedReader out;
     private final PrintStream in;
@@ -51,7 +53,7 @@ final class VduseDeviceProcess implements AutoCloseable {
                 name, Integer.toString(queueSize)));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         VduseDeviceProcess d = new VduseDeviceProcess(p);
-        String first = d.out.readLine();
+        String first = d.answer("start");
         if (!"ready".equals(first)) {
             d.close();
             throw new IOException("the device process did not start: " + first);
@@ -61,11 +63,32 @@ final class VduseDeviceProcess implements AutoCloseable {
 
     private String ask(String command) throws IOException {
         in.println(command);
-        String line = out.readLine();
+        String line = answer(command);
         if (line == null) {
             throw new IOException("the device process ended (exit " + process.exitValue() + ") on " + command);
         }
         return line;
+    }
+
+    /**
+     * The process's next line, or {@code null} if it ended; a process that says nothing for {@link #ANSWER_WAIT} is
+     * killed (a hung device must fail the test, not hang the suite).
+     */
+    private String answer(String what) throws IOException {
+        Thread watchdog = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(ANSWER_WAIT);
+                System.err.println("VDUSE device process: no answer to " + what + " in " + ANSWER_WAIT + ": killed");
+                process.destroyForcibly();
+            } catch (InterruptedException answered) {
+                // in time
+            }
+        });
+        try {
+            return out.readLine();
+        } finally {
+            watchdog.interrupt();
+        }
     }
 
     /** IOTLB changes the kernel announced to the device. */
@@ -76,10 +99,15 @@ final class VduseDeviceProcess implements AutoCloseable {
     /** The device's IOTLB mappings. */
     List<VduseIotlb.Mapping> mappings() throws IOException {
         List<VduseIotlb.Mapping> all = new ArrayList<>();
-        for (String line = ask("mappings"); !line.equals("end"); line = out.readLine()) {
+        String line = ask("mappings");
+        while (!line.equals("end")) {
             String[] f = line.split(" ");
             all.add(new VduseIotlb.Mapping(Long.parseUnsignedLong(f[0], 16), Long.parseUnsignedLong(f[1], 16),
                     Access.valueOf(f[2])));
+            line = answer("mappings");
+            if (line == null) {
+                throw new IOException("the device process ended in the middle of its mappings");
+            }
         }
         return all;
     }
