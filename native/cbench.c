@@ -149,6 +149,7 @@ static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const
             }
             if (r != sizeof msg || msg.iotlb.type != VHOST_IOTLB_MISS) continue;
             int64_t t0 = now_ns();
+            if (poll_ns > 0) last_miss = t0; /* any MISS read, answered or refused, as the Java manager counts */
             int duplicate = recent_covers(&recent, (const volatile int64_t *) &out[4], msg.iotlb.iova);
             struct vhost_iotlb_msg update = {0};
             if (!translate(ctx, msg.iotlb.iova, &update)) {
@@ -166,7 +167,6 @@ static int serve_loop(int ep, int fd, int stop_fd, translate_fn translate, const
             out[1] += ns;
             out[3] += duplicate;
             recent_add(&recent, update.iova, update.iova + update.size - 1);
-            if (poll_ns > 0) last_miss = now_ns();
         }
     }
 }
