@@ -216,6 +216,18 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         }
     }
 
+    /**
+     * An ioctl that creates the device's worker task ({@code SET_OWNER}, {@code NEW_WORKER}), with this thread's
+     * asynchronous signals held back for the call: vhost fails it with ENOMEM when a signal is pending.
+     */
+    private void ioctlCreatingWorker(Sys.Local local, String op, long request, MemorySegment arg)
+            throws VhostException {
+        int rc = fd.ioctlSignalsBlocked(local, request, arg);
+        if (rc < 0) {
+            throw Errors.failure(-rc, op, path());
+        }
+    }
+
     final void checkIndex(int index) {
         int max = maxQueues;
         if (index < 0 || index >= max) {
@@ -281,9 +293,14 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
 
     // ---- ownership ---------------------------------------------------------------------------------
 
-    /** {@code VHOST_SET_OWNER}: binds the device to this process; fails with EBUSY if it has an owner. */
+    /**
+     * {@code VHOST_SET_OWNER}: binds the device to this process; fails with EBUSY if it has an owner. The kernel
+     * creates the device's worker task here and fails the call with ENOMEM if the calling thread has a signal
+     * pending (JVMs signal their threads, e.g. for JFR's sampling), so the thread's asynchronous signals are held
+     * back for the call; they are delivered after it.
+     */
     public void setOwner() throws VhostException {
-        ioctl("VHOST_SET_OWNER", VHOST_SET_OWNER(), MemorySegment.NULL);
+        ioctlCreatingWorker(Sys.local(), "VHOST_SET_OWNER", VHOST_SET_OWNER(), MemorySegment.NULL);
     }
 
     /**
@@ -497,7 +514,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_INT, 0, 0);
-        ioctl(l, "VHOST_NEW_WORKER", VHOST_NEW_WORKER(), s);
+        ioctlCreatingWorker(l, "VHOST_NEW_WORKER", VHOST_NEW_WORKER(), s);
         return s.get(JAVA_INT, 0);
     }
 

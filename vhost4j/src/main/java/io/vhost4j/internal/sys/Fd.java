@@ -118,6 +118,16 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /** {@link Sys#ioctlSignalsBlocked(Sys.Local, int, long, MemorySegment)} as one call on this descriptor. */
+    public int ioctlSignalsBlocked(Sys.Local local, long request, MemorySegment arg) {
+        int f = acquire();
+        try {
+            return Sys.ioctlSignalsBlocked(local, f, request, arg);
+        } finally {
+            release();
+        }
+    }
+
     /** {@link Sys#pollIn(int, int)} as one call on this descriptor. */
     public int pollIn(int timeoutMillis) {
         int f = acquire();

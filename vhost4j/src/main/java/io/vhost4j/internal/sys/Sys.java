@@ -40,11 +40,13 @@ public final class Sys {
     public static final class Local {
         private final MemorySegment capture;
         private final MemorySegment scratch;
+        private final MemorySegment savedMask;
 
         private Local() {
             Arena arena = Arena.ofAuto();
             capture = arena.allocate(CAPTURE_LAYOUT);
             scratch = arena.allocate(SCRATCH_BYTES, 8);
+            savedMask = arena.allocate(SIGSET_BYTES, 8);
         }
 
         /** This thread's scratch buffer (see {@link Sys#scratch()}). */
@@ -118,6 +120,28 @@ public final class Sys {
     private static final MethodHandle GETSOCKNAME = downcall("getsockname",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
     private static final MethodHandle STRERROR = downcall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle PTHREAD_SIGMASK = downcall("pthread_sigmask",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+
+    /** glibc's {@code sigset_t} (1024 bits) and the {@code pthread_sigmask} operations used here. */
+    private static final int SIGSET_BYTES = 128, SIG_BLOCK = 0, SIG_SETMASK = 2;
+    /**
+     * Every signal but the synchronous ones (SIGILL 4, SIGTRAP 5, SIGBUS 7, SIGFPE 8, SIGSEGV 11, SIGSYS 31): the JVM
+     * takes SIGSEGV for its safepoint polls and null checks in the Java code between the downcalls, and a blocked
+     * synchronous signal kills the process. SIGKILL and SIGSTOP cannot be blocked; glibc keeps its own two.
+     */
+    private static final MemorySegment ASYNC_SIGNALS = asyncSignals();
+
+    private static MemorySegment asyncSignals() {
+        MemorySegment set = Arena.global().allocate(SIGSET_BYTES, 8);
+        set.fill((byte) 0xff);
+        long sync = 0;
+        for (int sig : new int[] {4, 5, 7, 8, 11, 31}) {
+            sync |= 1L << (sig - 1);
+        }
+        set.set(JAVA_LONG, 0, ~sync);
+        return set;
+    }
 
     /** Size of the per-thread {@link #scratch()} buffer. */
     public static final int SCRATCH_BYTES = 256;
@@ -188,6 +212,33 @@ public final class Sys {
             do rc = result((int) IOCTL_PTR.invokeExact(c, fd, request, arg), c); while (rc == -EINTR);
             return rc;
         } catch (Throwable t) { throw unexpected(t); }
+    }
+
+    /**
+     * {@link #ioctl(Local, int, long, MemorySegment)} with this thread's asynchronous signals blocked for the call
+     * and delivered after it, for the ioctls that a pending signal fails instead of interrupting: vhost's
+     * {@code SET_OWNER} and {@code NEW_WORKER} create the worker task with the kernel's {@code copy_process}, which
+     * refuses to fork while the caller has a signal pending, and vhost reports that (as any failure to create the
+     * task) as ENOMEM. A JVM signals its threads on its own (JFR's sampler, thread suspension), so without this
+     * those calls fail now and then.
+     */
+    public static int ioctlSignalsBlocked(Local local, int fd, long request, MemorySegment arg) {
+        try {
+            int rc = (int) PTHREAD_SIGMASK.invokeExact(SIG_BLOCK, ASYNC_SIGNALS, local.savedMask);
+            if (rc != 0) {
+                return -rc; // pthread_sigmask returns the error number (only EINVAL, for a bad operation)
+            }
+        } catch (Throwable t) { throw unexpected(t); }
+        try {
+            return ioctl(local, fd, request, arg);
+        } finally {
+            try {
+                int rc = (int) PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, local.savedMask, MemorySegment.NULL);
+                if (rc != 0) {
+                    throw new IllegalStateException("pthread_sigmask could not restore the signal mask: " + rc);
+                }
+            } catch (Throwable t) { throw unexpected(t); }
+        }
     }
 
     /** {@code ioctl(fd, request, value)} with an integer argument passed by value. */
