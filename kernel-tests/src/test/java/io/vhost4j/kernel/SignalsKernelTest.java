@@ -25,9 +25,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The calls that create a vhost worker task succeed while the JVM signals the calling thread. The kernel's
- * {@code copy_process} refuses to fork while the caller has a signal pending and vhost reports that as ENOMEM, so
- * before the library held signals back around {@code SET_OWNER}, this test failed about every second call (and a
- * JFR recording sampling every millisecond failed 14 of 300 on Linux 7.3; the bench's JFR round once failed CI).
+ * {@code copy_process} refuses to fork while the caller has a signal pending and vhost reports that as ENOMEM: on
+ * Linux 7.3, before the library held signals back around {@code SET_OWNER}, this test failed 111 of 300 calls (and a
+ * JFR recording sampling every millisecond failed 14 of 300; the bench's JFR round once failed CI). 6.1 and 6.12
+ * failed none.
  */
 @Tag("kernel")
 class SignalsKernelTest {
