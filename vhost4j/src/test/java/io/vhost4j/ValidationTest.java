@@ -342,6 +342,17 @@ public class ValidationTest {
     }
 
     @Test
+    void anEnomemFromCreatingTheWorkerNamesTheTaskLimitsItMayMean() {
+        for (String op : new String[] {"VHOST_SET_OWNER", "VHOST_NEW_WORKER"}) {
+            VhostException e = io.vhost4j.internal.sys.Errors.failure(Errno.ENOMEM.value(), op, "/dev/vhost-net");
+            assertTrue(e.hint().contains("pids.max") && e.hint().contains("RLIMIT_NPROC"), e.hint());
+        }
+        VhostException other = io.vhost4j.internal.sys.Errors.failure(Errno.ENOMEM.value(), "VHOST_SET_MEM_TABLE",
+                "/dev/vhost-net");
+        assertEquals(null, other.hint(), "no hint where the kernel means memory");
+    }
+
+    @Test
     void useAfterCloseIsIllegalState() throws Exception {
         VhostNet net = nullNet();
         net.close();

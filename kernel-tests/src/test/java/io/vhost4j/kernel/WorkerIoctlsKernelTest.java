@@ -10,9 +10,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -74,5 +78,64 @@ class WorkerIoctlsKernelTest {
             assertEquals(Errno.ENOBUFS, beyond.errno());
             assertTrue(beyond.getMessage().contains("no worker calls"), beyond.getMessage());
         }
+    }
+
+    /**
+     * Where the worker is a task of the owner (Linux 6.4 and later, {@link ForkOwner#TASK}), it counts against the
+     * owner's cgroup task limit: {@code SET_OWNER} beyond {@code pids.max} fails, with ENOMEM (vhost's word for any
+     * failure to create it) and a hint that names the limit, and the cgroup counts the refused fork. A kthread worker
+     * (6.1, or {@link ForkOwner#KTHREAD} where the kernel lets the owner choose) is made by kthreadd and is not
+     * refused. This JVM is moved into a cgroup of its own for the two calls, and back.
+     */
+    @Test
+    void aWorkerTaskCountsAgainstTheOwnersPidsLimitAndTheEnomemSaysSo() throws Exception {
+        Path cgroups = Path.of("/sys/fs/cgroup");
+        assertTrue(Files.exists(cgroups.resolve("cgroup.controllers")), "cgroup2 at /sys/fs/cgroup (ci/guest-docker)");
+        String own = Files.readAllLines(Path.of("/proc/self/cgroup")).stream().filter(l -> l.startsWith("0::"))
+                .findFirst().orElseThrow().substring(3);
+        Path home = cgroups.resolve(own.substring(1));
+        String pid = Long.toString(ProcessHandle.current().pid());
+        Files.writeString(cgroups.resolve("cgroup.subtree_control"), "+pids");
+        Path limited = Files.createDirectory(cgroups.resolve("vhost4j-pids-" + pid));
+        try (VhostNet task = VhostNet.open(); VhostNet kthread = VhostNet.open()) {
+            boolean modes = task.getForkFromOwner().isPresent(); // else 6.1: a kthread worker, always
+            if (modes) {
+                assertEquals(Optional.of(ForkOwner.TASK), task.getForkFromOwner(), "the default since 6.4");
+                kthread.setForkFromOwner(ForkOwner.KTHREAD);
+            }
+            long refusedBefore = refusedForks(limited);
+            VhostException refused = null;
+            Files.writeString(limited.resolve("cgroup.procs"), pid);
+            try {
+                Files.writeString(limited.resolve("pids.max"), Files.readString(limited.resolve("pids.current")).trim());
+                try {
+                    task.setOwner();
+                } catch (VhostException e) {
+                    refused = e;
+                }
+                kthread.setOwner();
+            } finally {
+                Files.writeString(limited.resolve("pids.max"), "max");
+                Files.writeString(home.resolve("cgroup.procs"), pid);
+            }
+            if (modes) {
+                assertNotNull(refused, "a worker task beyond pids.max");
+                assertEquals(Errno.ENOMEM, refused.errno(), refused.getMessage());
+                assertTrue(refused.getMessage().contains("pids.max"), refused.getMessage());
+                assertEquals(refusedBefore + 1, refusedForks(limited), "the cgroup refused one fork");
+                task.setOwner(); // outside the limit: the same device takes its owner
+            } else {
+                assertNull(refused, "a kthread worker is not the owner's task");
+                assertEquals(refusedBefore, refusedForks(limited));
+            }
+        } finally {
+            Files.delete(limited);
+        }
+    }
+
+    /** The forks the cgroup refused at its limit ({@code max} in {@code pids.events}). */
+    private static long refusedForks(Path cgroup) throws Exception {
+        return Files.readAllLines(cgroup.resolve("pids.events")).stream().filter(l -> l.startsWith("max "))
+                .mapToLong(l -> Long.parseLong(l.substring(4).trim())).findFirst().orElseThrow();
     }
 }

@@ -117,6 +117,13 @@ public final class Errors {
                             + " choose another";
                 }
             }
+            case ENOMEM -> {
+                if (vhost && (operation.equals("VHOST_SET_OWNER") || operation.equals("VHOST_NEW_WORKER"))) {
+                    return "the kernel could not create the device's worker, and vhost says ENOMEM whatever the cause:"
+                            + " memory, or (where the worker is a thread of the owner: Linux 6.4 and later) this"
+                            + " process at its task limit: its cgroup's pids.max, RLIMIT_NPROC, kernel.threads-max";
+                }
+            }
             case ENOBUFS -> {
                 if (vhost && operation.equals("VHOST_FREE_WORKER")) {
                     return "this device has no worker calls (VHOST_NEW_WORKER answers ENOTTY): its kernel read the"
