@@ -294,10 +294,12 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     // ---- ownership ---------------------------------------------------------------------------------
 
     /**
-     * {@code VHOST_SET_OWNER}: binds the device to this process; fails with EBUSY if it has an owner. The kernel
-     * creates the device's worker task here and fails the call with ENOMEM if the calling thread has a signal
-     * pending (JVMs signal their threads, e.g. for JFR's sampling), so the thread's asynchronous signals are held
-     * back for the call; they are delivered after it.
+     * {@code VHOST_SET_OWNER}: binds the device to this process; fails with EBUSY if it has an owner. vhost-net and
+     * vhost-vsock create the device's worker here, and vhost says ENOMEM for any failure to create it: Linux 7.3
+     * fails it so when the calling thread has a signal pending (JVMs signal their threads, e.g. for JFR's sampling),
+     * so this thread's asynchronous signals are held back for the call and delivered after it; and a worker that is
+     * a thread of the owner (Linux 6.4 and later) is refused at the owner's task limit, e.g. its cgroup's
+     * {@code pids.max} (the exception's hint says so).
      */
     public void setOwner() throws VhostException {
         ioctlCreatingWorker(Sys.local(), "VHOST_SET_OWNER", VHOST_SET_OWNER(), MemorySegment.NULL);
