@@ -188,12 +188,7 @@ public final class FdPassing {
             Errors.check(Sys.bind(listener.number(), address(arena, socket)), "bind", socket.toString());
             try {
                 Errors.check(Sys.listen(listener.number(), 1), "listen", socket.toString());
-                int ready;
-                do { // pollIn reports a signal as 0: wait again for what is left
-                    ready = Errors.check(Sys.pollIn(listener.number(), deadline.millisLeft(Integer.MAX_VALUE)), "poll",
-                            socket.toString());
-                } while (ready == 0 && !deadline.passed());
-                if (ready == 0) {
+                if (!listener.awaitReadable(deadline, "accept")) {
                     throw Errors.failure(ETIMEDOUT(), "accept", socket.toString());
                 }
                 try (Fd conn = Fd.adopt(Errors.check(Sys.accept4(listener.number(), SOCK_CLOEXEC()), "accept",

@@ -128,6 +128,24 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until this descriptor is readable or {@code deadline} passes, whatever signals the thread receives
+     * meanwhile ({@code poll} returns EINTR for them, whatever the handler's flags, and that is not the end of the wait).
+     *
+     * @return true if readable, false once the deadline passed
+     * @throws VhostException if {@code poll} fails ({@code operation} names what was waited for)
+     */
+    public boolean awaitReadable(Deadline deadline, String operation) throws VhostException {
+        while (true) {
+            if (Errors.check(pollIn(deadline.millisLeft(Integer.MAX_VALUE)), "poll(" + operation + ")", name) > 0) {
+                return true;
+            }
+            if (deadline.passed()) {
+                return false;
+            }
+        }
+    }
+
     /** {@link Sys#pollIn(int, int)} as one call on this descriptor. */
     public int pollIn(int timeoutMillis) {
         int f = acquire();

@@ -71,7 +71,7 @@ public final class GenericNetlink implements AutoCloseable {
     }
 
     private static final int BUFFER = 64 * 1024;
-    private static final int TIMEOUT_MILLIS = 10_000;
+    private static final java.time.Duration TIMEOUT = java.time.Duration.ofSeconds(10);
 
     private final Fd fd;
     private final String family;
@@ -145,11 +145,9 @@ public final class GenericNetlink implements AutoCloseable {
         List<Reply> replies = new ArrayList<>();
         boolean dump = (extraFlags & NLM_F_DUMP()) == NLM_F_DUMP();
         while (true) {
-            int ready = fd.pollIn(TIMEOUT_MILLIS);
-            if (ready == 0) {
+            if (!fd.awaitReadable(Deadline.after(TIMEOUT), operation)) { // each reply within TIMEOUT
                 throw Errors.failure(ETIMEDOUT(), operation, fd.name());
             }
-            Errors.check(ready, "poll(" + operation + ")", fd.name());
             long n = Errors.check(fd.read(buf, BUFFER), "recv(" + operation + ")", fd.name());
             long off = 0;
             while (off + nlmsghdr.sizeof() <= n) {
