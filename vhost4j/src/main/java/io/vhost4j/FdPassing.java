@@ -161,6 +161,9 @@ public final class FdPassing {
                     return s;
                 }
                 s.close();
+                if (rc == -EINTR() && !deadline.passed()) {
+                    continue; // a signal without SA_RESTART: a new socket connects again
+                }
                 boolean notYet = rc == -ENOENT() || rc == -ECONNREFUSED();
                 if (!notYet || deadline.passed()) {
                     throw Errors.failure(-rc, "connect", socket.toString());
