@@ -269,7 +269,9 @@ public final class IotlbManager implements AutoCloseable {
 
     /**
      * Waits up to {@code timeoutMillis} (0: not at all, -1: forever) for ready devices and serves every miss
-     * they have queued.
+     * they have queued. Like {@link java.nio.channels.Selector#select(long)}, it may return 0 before the time is up:
+     * when a device was ready with no MISS to read, when {@link #close()} wakes it, or when the thread is signalled
+     * ({@code epoll_wait}'s EINTR); call it in a loop.
      *
      * @return the number of misses read
      * @throws IllegalArgumentException if {@code timeoutMillis} is below -1
