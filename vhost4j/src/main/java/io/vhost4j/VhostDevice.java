@@ -222,10 +222,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     private void ioctlCreatingWorker(Sys.Local local, String op, long request, MemorySegment arg)
             throws VhostException {
-        int rc = fd.ioctlSignalsBlocked(local, request, arg);
-        if (rc < 0) {
-            throw Errors.failure(-rc, op, path());
-        }
+        Errors.check(fd.ioctlSignalsBlocked(local, request, arg), op, path());
     }
 
     final void checkIndex(int index) {
