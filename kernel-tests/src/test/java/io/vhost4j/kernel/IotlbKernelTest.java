@@ -121,16 +121,9 @@ class IotlbKernelTest {
      * next {@code millis}, from its {@code /proc/self/task/TID/schedstat}.
      */
     private static long loopThreadWantedNanos(long millis) throws Exception {
-        java.nio.file.Path task = null;
-        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
-            for (java.nio.file.Path t : tasks.toList()) {
-                if (java.nio.file.Files.readString(t.resolve("comm")).strip().equals("vhost4j-iotlb")) {
-                    assertNull(task, "one manager loop thread");
-                    task = t;
-                }
-            }
-        }
-        assertTrue(task != null, "no manager loop thread");
+        java.util.List<java.nio.file.Path> loops = KernelDevices.threadsNamed("vhost4j-iotlb"::equals);
+        assertEquals(1, loops.size(), "one manager loop thread: " + loops);
+        java.nio.file.Path task = loops.getFirst();
         long before = wanted(task);
         Thread.sleep(millis);
         return wanted(task) - before;

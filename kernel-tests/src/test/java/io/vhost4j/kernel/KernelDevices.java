@@ -49,6 +49,26 @@ public final class KernelDevices {
         }
     }
 
+    /**
+     * This process's threads whose name ({@code /proc/self/task/TID/comm}) {@code name} accepts, as their
+     * {@code /proc/self/task/TID} directories; a thread that ends meanwhile is left out.
+     */
+    static java.util.List<Path> threadsNamed(java.util.function.Predicate<String> name) throws java.io.IOException {
+        java.util.List<Path> found = new java.util.ArrayList<>();
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    if (name.test(Files.readString(task.resolve("comm")).strip())) {
+                        found.add(task);
+                    }
+                } catch (java.io.IOException ended) {
+                    // the thread has just ended
+                }
+            }
+        }
+        return found;
+    }
+
     /** Whether the running kernel is at least {@code major.minor} ({@code os.version}). */
     static boolean kernelAtLeast(int major, int minor) {
         String[] v = System.getProperty("os.version").split("[.-]");

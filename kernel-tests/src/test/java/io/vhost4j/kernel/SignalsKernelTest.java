@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 import static io.vhost4j.kernel.TestValues.BATCH;
 import static io.vhost4j.kernel.TestValues.PAGE;
@@ -91,16 +90,8 @@ class SignalsKernelTest {
 
         private static List<Integer> withLibraryThreads(int tid) throws IOException {
             List<Integer> tids = new ArrayList<>(List.of(tid));
-            try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-                for (Path task : tasks.toList()) {
-                    try {
-                        if (Files.readString(task.resolve("comm")).startsWith("vhost4j-")) {
-                            tids.add(Integer.parseInt(task.getFileName().toString()));
-                        }
-                    } catch (IOException ended) {
-                        // the thread has just ended
-                    }
-                }
+            for (Path task : KernelDevices.threadsNamed(n -> n.startsWith("vhost4j-"))) {
+                tids.add(Integer.parseInt(task.getFileName().toString()));
             }
             return tids;
         }
@@ -166,9 +157,8 @@ class SignalsKernelTest {
         int sent;
         try (IotlbRig r = IotlbRig.started(PAGE); Signaller signaller = new Signaller((int) GETTID.invokeExact(),
                 true)) {
-            try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-                assertTrue(tasks.anyMatch(t -> comm(t).equals("vhost4j-iotlb")), "the manager's loop is signalled too");
-            }
+            assertEquals(1, KernelDevices.threadsNamed("vhost4j-iotlb"::equals).size(),
+                    "the manager's loop is signalled too");
             // Rounds of traffic, everything unmapped between them, until both threads had hundreds of signals.
             int rounds = 0;
             long end = System.nanoTime() + WAIT.toNanos();
@@ -188,14 +178,6 @@ class SignalsKernelTest {
             sent = signaller.sent();
         }
         assertTrue(sent > 600, "signals sent: " + sent);
-    }
-
-    private static String comm(Path task) {
-        try {
-            return Files.readString(task.resolve("comm")).trim();
-        } catch (IOException ended) {
-            return "";
-        }
     }
 
     /** The thread's blocked signals as the kernel shows them ({@code SigBlk} in its status). */
