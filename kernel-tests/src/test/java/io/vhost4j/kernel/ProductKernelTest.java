@@ -268,4 +268,27 @@ class ProductKernelTest {
                 "vsock.stream.guest_to_host_mb_per_s"));
         assertEquals(expected, keys, "keys, in order (no C library: C is null): " + json);
     }
+
+    /**
+     * {@code --pin}: the IOTLB rounds run with the serving thread, the driver thread and the device's vhost worker
+     * pinned (the bench checks each pin by reading the thread's affinity back, and fails without exactly one vhost
+     * worker to pin: a kernel thread on 6.1, a thread of the owner on 6.12 and later), and the report says where.
+     */
+    @Test
+    void theBenchPinsTheThreadsOfItsIotlbRoundsWhereToldAndSaysSo() throws Exception {
+        Path vhostctl = unpacked("vhostctl-bench-pinned");
+        Run r = run(vhostctl.getParent(), List.of(vhostctl.toString(), "bench", "--only", "iotlb", "--seconds", "0.3",
+                "--rounds", "1", "--pin", "1,0,1", "--json"));
+        assertEquals(0, r.code(), r.output());
+        String json = r.output().substring(r.output().indexOf('{'));
+        assertTrue(json.contains("\"placement\": \"serving thread on CPU 1, driver thread on CPU 0, vhost worker on CPU 1\""),
+                json);
+        List<BenchFigure> figures = benchFigures(json);
+        assertTrue(figures.stream().anyMatch(f -> f.key().equals("iotlb.one_device.tx64_frames_per_s") && f.java() > 0),
+                json);
+        Run bad = run(vhostctl.getParent(), List.of(vhostctl.toString(), "bench", "--only", "iotlb", "--pin", "0,1"));
+        assertEquals(2, bad.code(), bad.output());
+        assertTrue(bad.output().contains("--pin: expected SERVER,DRIVER,WORKER (three CPU numbers), got '0,1'"),
+                bad.output());
+    }
 }

@@ -52,6 +52,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--devices", defaultValue = "64", description = "Devices for the many-device IOTLB run (default ${DEFAULT-VALUE}).")
     int devices;
 
+    @Option(names = "--pin", paramLabel = "SERVER,DRIVER,WORKER", description = "Pin the threads of every IOTLB and"
+            + " vIOMMU round, Java and C alike, to these CPUs: the thread serving the misses, the guest driver's, the"
+            + " device's vhost worker (e.g. 0,1,0). Unpinned by default.")
+    String pin;
+
     @Option(names = "--c-library", description = "native/cbench.c built as a shared library (ci/bench builds it).")
     Path cLibrary;
 
@@ -69,6 +74,13 @@ final class BenchCommand implements Callable<Integer> {
         if (devices < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--devices must be >= 1");
         }
+        io.vhost4j.cli.bench.Placement placement;
+        try {
+            placement = pin == null ? io.vhost4j.cli.bench.Placement.UNPINNED
+                    : io.vhost4j.cli.bench.Placement.parse(pin);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--pin: " + e.getMessage());
+        }
         java.util.Set<Part> parts = only == null ? java.util.EnumSet.allOf(Part.class) : java.util.EnumSet.copyOf(only);
         Progress progress = new Progress(spec.commandLine().getErr());
         List<Figure> figures = new ArrayList<>();
@@ -81,12 +93,12 @@ final class BenchCommand implements Callable<Integer> {
             if (parts.contains(Part.DATAPATH)) {
                 figures.addAll(new DataPathBench(seconds).run(progress));
             }
-            MissBench misses = new MissBench(seconds, rounds);
+            MissBench misses = new MissBench(seconds, rounds, placement);
             if (parts.contains(Part.IOTLB)) {
                 figures.addAll(misses.oneDevice(c, progress));
             }
             if (parts.contains(Part.VIOMMU)) {
-                figures.addAll(new ViommuBench(seconds, rounds).run(c, progress));
+                figures.addAll(new ViommuBench(seconds, rounds, placement).run(c, progress));
             }
             if (parts.contains(Part.DEVICES)) {
                 figures.add(misses.manyDevices(devices, progress));
@@ -96,9 +108,9 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         if (json) {
-            BenchReport.json(spec.commandLine().getOut(), kernelRelease(), figures);
+            BenchReport.json(spec.commandLine().getOut(), kernelRelease(), placement, figures);
         } else {
-            BenchReport.table(spec.commandLine().getOut(), figures);
+            BenchReport.table(spec.commandLine().getOut(), placement, figures);
         }
         return ExitCodes.OK;
     }

@@ -1,6 +1,7 @@
 package io.vhost4j.cli;
 
 import io.vhost4j.cli.bench.Figure;
+import io.vhost4j.cli.bench.Placement;
 
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
@@ -15,10 +16,14 @@ final class BenchReport {
         return v == null ? null : Math.round(v * 1000) / 1000.0;
     }
 
-    /** JSON: {@code {"kernel": ..., "results": [{"key", "benchmark", "java", "c", "javaOverC", "unit", "note"}]}}. */
-    static void json(PrintWriter out, String kernel, List<Figure> figures) {
+    /**
+     * JSON: {@code {"kernel": ..., "placement": ..., "results": [{"key", "benchmark", "java", "c", "javaOverC",
+     * "unit", "note"}]}}; {@code placement} says where the IOTLB and vIOMMU rounds ran their threads.
+     */
+    static void json(PrintWriter out, String kernel, Placement placement, List<Figure> figures) {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("kernel", kernel);
+        report.put("placement", placement.toString());
         report.put("results", figures.stream().map(f -> {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("key", f.key());
@@ -36,7 +41,8 @@ final class BenchReport {
     }
 
     /** The table; the label column widens to the longest label, values are never cut. */
-    static void table(PrintWriter out, List<Figure> figures) {
+    static void table(PrintWriter out, Placement placement, List<Figure> figures) {
+        out.println("IOTLB and vIOMMU rounds: " + placement);
         int width = Math.max("benchmark".length(), figures.stream().mapToInt(f -> f.label().length()).max().orElse(0));
         String row = "%-" + width + "s %12s %12s %8s  %s%s%n";
         out.printf(row, "benchmark", "Java", "C", "Java/C", "unit", "");

@@ -70,11 +70,16 @@ public final class MissBench {
 
     private final double seconds;
     private final int rounds;
+    private final Placement placement;
 
-    /** Measurements of {@code seconds} each, after a warm-up, medians of {@code rounds} alternating rounds. */
-    public MissBench(double seconds, int rounds) {
+    /**
+     * Measurements of {@code seconds} each, after a warm-up, medians of {@code rounds} alternating rounds, the
+     * one-device rounds' threads placed as {@code placement} says.
+     */
+    public MissBench(double seconds, int rounds, Placement placement) {
         this.seconds = seconds;
         this.rounds = rounds;
+        this.placement = placement;
     }
 
     private interface Invalidation {
@@ -185,7 +190,7 @@ public final class MissBench {
      * at once, as the C loop does); its window goes to {@code windows}.
      */
     public MissRun javaRound(List<Instant[]> windows, Duration poll) throws Exception {
-        try (JavaRig r = new JavaRig(poll)) {
+        try (JavaRig r = new JavaRig(poll); Placement.Restore pinned = placement.apply(r.loopThread.getName())) {
             r.churn(2); // warm-up
             r.md.resetLatency();
             DeviceStats s0 = r.md.stats();
@@ -248,24 +253,31 @@ public final class MissBench {
                 CLoop.countInvalidation(counters);
                 l.net().writeIotlb(IotlbMessage.invalidate(windowIova(), windowSize(l)));
             });
-            Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
-            long m0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
-            long d0 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
-            long t0 = System.nanoTime();
-            CpuTime cpu0 = CpuTime.of(server);
-            long frames = Churn.tx(List.of(l), invalidate, seconds);
-            double secs = (System.nanoTime() - t0) / 1e9;
-            CpuTime cpu = CpuTime.of(server).since(cpu0);
-            long m1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
-            long d1 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
-            stopFd.signal();
-            server.join();
+            MissRun run;
+            try (Placement.Restore pinned = placement.apply(server.getName())) {
+                Churn.tx(List.of(l), invalidate, 2); // warm-up, as for Java
+                long m0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED);
+                long n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+                long d0 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
+                long t0 = System.nanoTime();
+                CpuTime cpu0 = CpuTime.of(server);
+                long frames = Churn.tx(List.of(l), invalidate, seconds);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                CpuTime cpu = CpuTime.of(server).since(cpu0);
+                long m1 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED);
+                long n1 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
+                long d1 = counters.getAtIndex(JAVA_LONG, CLoop.DUPLICATES);
+                run = new MissRun((m1 - m0) / secs, frames / secs, m1 == m0 ? 0 : (d1 - d0) / (double) (m1 - m0),
+                        m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0),
+                        cpu.cpuMicrosPer(m1 - m0), cpu.userMicrosPer(m1 - m0));
+            } finally {
+                stopFd.signal();
+                server.join();
+            }
             if (rc[0] != 0) {
                 throw new IllegalStateException("C miss loop failed: " + rc[0]);
             }
-            return new MissRun((m1 - m0) / secs, frames / secs, m1 == m0 ? 0 : (d1 - d0) / (double) (m1 - m0),
-                    m1 == m0 ? 0 : (n1 - n0) / 1e3 / (m1 - m0),
-                    cpu.cpuMicrosPer(m1 - m0), cpu.userMicrosPer(m1 - m0));
+            return run;
         }
     }
 

@@ -113,11 +113,16 @@ public final class ViommuBench {
 
     private final double seconds;
     private final int rounds;
+    private final Placement placement;
 
-    /** Measurements of {@code seconds} each, medians of {@code rounds} alternating rounds. */
-    public ViommuBench(double seconds, int rounds) {
+    /**
+     * Measurements of {@code seconds} each, medians of {@code rounds} alternating rounds, their threads placed as
+     * {@code placement} says.
+     */
+    public ViommuBench(double seconds, int rounds, Placement placement) {
         this.seconds = seconds;
         this.rounds = rounds;
+        this.placement = placement;
     }
 
     private static VirtualIommu viommu(NetLoopback l, VirtualIommu.Mode mode) {
@@ -135,27 +140,29 @@ public final class ViommuBench {
             }
             ManagedDevice md = l.startWithViommu(m, v, server.policy);
             m.start(server.poll);
-            Churn.tx(List.of(l), () -> { }, 1, true); // warm-up
-            md.resetLatency();
-            Thread loop = ManagerThread.find();
-            DeviceStats s0 = md.stats();
-            long g0 = gcMillis();
-            CpuTime server0 = CpuTime.of(loop), driver0 = CpuTime.current();
-            long t0 = System.nanoTime();
-            long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
-            double secs = (System.nanoTime() - t0) / 1e9;
-            CpuTime serverCpu = CpuTime.of(loop).since(server0), driverCpu = CpuTime.current().since(driver0);
-            double gc = (gcMillis() - g0) / secs;
-            DeviceStats s1 = md.stats();
-            long refused = s1.faults() - s0.faults(), stale = s1.staleMisses() - s0.staleMisses();
-            if (refused != stale) {
-                throw new IllegalStateException((refused - stale) + " misses unanswered");
+            try (Placement.Restore pinned = placement.apply(ManagerThread.NAME)) {
+                Churn.tx(List.of(l), () -> { }, 1, true); // warm-up
+                md.resetLatency();
+                Thread loop = ManagerThread.find();
+                DeviceStats s0 = md.stats();
+                long g0 = gcMillis();
+                CpuTime server0 = CpuTime.of(loop), driver0 = CpuTime.current();
+                long t0 = System.nanoTime();
+                long frames = Churn.tx(List.of(l), () -> { }, seconds, true);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                CpuTime serverCpu = CpuTime.of(loop).since(server0), driverCpu = CpuTime.current().since(driver0);
+                double gc = (gcMillis() - g0) / secs;
+                DeviceStats s1 = md.stats();
+                long refused = s1.faults() - s0.faults(), stale = s1.staleMisses() - s0.staleMisses();
+                if (refused != stale) {
+                    throw new IllegalStateException((refused - stale) + " misses unanswered");
+                }
+                return new Run(frames / secs, 1000.0 * (s1.misses() - s0.misses()) / frames,
+                        s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames,
+                        1000.0 * (s1.duplicates() - s0.duplicates()) / frames,
+                        1000.0 * (s1.updates() - s0.updates()) / frames, s1.latency().meanNanos() / 1e3, gc,
+                        serverCpu, driverCpu, frames);
             }
-            return new Run(frames / secs, 1000.0 * (s1.misses() - s0.misses()) / frames,
-                    s1.latency().p99Nanos() / 1e3, 1000.0 * stale / frames,
-                    1000.0 * (s1.duplicates() - s0.duplicates()) / frames,
-                    1000.0 * (s1.updates() - s0.updates()) / frames, s1.latency().meanNanos() / 1e3, gc,
-                    serverCpu, driverCpu, frames);
         }
     }
 
@@ -173,7 +180,7 @@ public final class ViommuBench {
                     rc[0] = c.serveMissesByTable(l.net().fd(), stopFd.fd(), v.table(), v.base(), v.pages(),
                             NetLoopback.GUEST_BASE, region.size(), region.segment().address(),
                             l.net().iotlbMessagesV2(), poll, counters, samples));
-            try {
+            try (Placement.Restore pinned = placement.apply(server.getName())) {
                 Churn.tx(List.of(l), () -> { }, 1, true); // warm-up, as for Java
                 long a0 = counters.getAtIndex(JAVA_LONG, CLoop.ANSWERED), r0 = counters.getAtIndex(JAVA_LONG, CLoop.REFUSED);
                 long n0 = counters.getAtIndex(JAVA_LONG, CLoop.SERVICE_NANOS);
