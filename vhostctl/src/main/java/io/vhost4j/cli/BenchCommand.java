@@ -5,6 +5,7 @@ import io.vhost4j.cli.bench.DataPathBench;
 import io.vhost4j.cli.bench.Figure;
 import io.vhost4j.cli.bench.IoctlBench;
 import io.vhost4j.cli.bench.MissBench;
+import io.vhost4j.cli.bench.Placement;
 import io.vhost4j.cli.bench.Progress;
 import io.vhost4j.cli.bench.ViommuBench;
 import io.vhost4j.cli.bench.VsockBench;
@@ -74,10 +75,9 @@ final class BenchCommand implements Callable<Integer> {
         if (devices < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--devices must be >= 1");
         }
-        io.vhost4j.cli.bench.Placement placement;
+        Placement placement;
         try {
-            placement = pin == null ? io.vhost4j.cli.bench.Placement.UNPINNED
-                    : io.vhost4j.cli.bench.Placement.parse(pin);
+            placement = pin == null ? Placement.UNPINNED : Placement.parse(pin);
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--pin: " + e.getMessage());
         }
