@@ -45,11 +45,19 @@ public final class Vhostctl {
             String remedy = ExitCodes.remedy(e);
             line.getErr().println("vhostctl: " + remedy);
             if (wantsJson(parsed)) { // a pipeline reading --json output gets the failure as JSON too
-                Map<String, Object> failure = new LinkedHashMap<>();
-                failure.put("result", "error");
-                failure.put("exit_code", code);
-                failure.put("error", remedy);
-                line.getOut().println(Json.write(failure));
+                printFailure(line.getOut(), code, remedy);
+            }
+            return code;
+        });
+        cl.setParameterExceptionHandler((e, given) -> { // a usage error: picocli's own report, and JSON as above
+            CommandLine line = e.getCommandLine();
+            line.getErr().println(e.getMessage());
+            if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, line.getErr())) {
+                line.usage(line.getErr());
+            }
+            int code = ExitCodes.of(e);
+            if (java.util.Arrays.asList(given).contains("--json")) { // the parse may have stopped before it
+                printFailure(line.getOut(), code, e.getMessage());
             }
             return code;
         });
@@ -58,6 +66,15 @@ public final class Vhostctl {
         out.flush();
         err.flush();
         return code;
+    }
+
+    /** {@code {"result": "error", "exit_code": code, "error": message}}. */
+    private static void printFailure(PrintWriter out, int code, String message) {
+        Map<String, Object> failure = new LinkedHashMap<>();
+        failure.put("result", "error");
+        failure.put("exit_code", code);
+        failure.put("error", message);
+        out.println(Json.write(failure));
     }
 
     /** Whether the command that ran (the innermost subcommand) was given {@code --json}. */

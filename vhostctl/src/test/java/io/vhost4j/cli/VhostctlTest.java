@@ -68,6 +68,26 @@ class VhostctlTest {
     }
 
     @Test
+    void aUsageErrorWithJsonIsJsonOnStdoutToo() {
+        // Found by the option checks of a command (bench --pin) and by picocli's parser (an unknown option) alike.
+        Result r = run("bench", "--pin", "0,1", "--json");
+        assertEquals(ExitCodes.USAGE, r.code(), r.err());
+        assertTrue(r.err().contains("--pin: expected SERVER,DRIVER,WORKER (three CPU numbers), got '0,1'")
+                && r.err().contains("Usage: vhostctl bench"), r.err());
+        assertTrue(r.out().startsWith("{") && r.out().contains("\"result\": \"error\"")
+                && r.out().contains("\"exit_code\": 2")
+                && r.out().contains("\"error\": \"--pin: expected SERVER,DRIVER,WORKER"), r.out());
+        Result unknown = run("probe", "--json", "--no-such-option");
+        assertEquals(ExitCodes.USAGE, unknown.code(), unknown.err());
+        assertTrue(unknown.out().contains("\"exit_code\": 2") && unknown.out().contains("--no-such-option"),
+                unknown.out());
+        Result text = run("bench", "--pin", "0,1");
+        assertEquals(ExitCodes.USAGE, text.code());
+        assertEquals("", text.out(), "without --json nothing goes to stdout");
+        assertTrue(text.err().contains("--pin: expected"), text.err());
+    }
+
+    @Test
     void jsonEscapes() {
         assertEquals("{\n  \"a\": \"q\\\"\\n\"\n}", Json.write(java.util.Map.of("a", "q\"\n")));
         assertEquals("[\n  1,\n  true,\n  null\n]", Json.write(java.util.Arrays.asList(1, true, null)));
