@@ -79,8 +79,9 @@ final class Affinity {
 
     private static IllegalStateException failure(String call, int tid, MemorySegment capture) {
         int errno = (int) ERRNO.get(capture, 0L);
-        return new IllegalStateException(call + " of thread " + (tid == 0 ? "(this one)" : tid) + " failed: errno "
-                + errno + (errno == 22 ? " (EINVAL: no CPU of the mask is online and allowed)" : "")
-                + (errno == 3 ? " (ESRCH: no such thread)" : "") + (errno == 1 ? " (EPERM)" : ""));
+        io.vhost4j.Errno named = io.vhost4j.Errno.of(errno); // the library's one errno table
+        return new IllegalStateException(call + " of thread " + (tid == 0 ? "(this one)" : tid) + " failed: "
+                + (named == io.vhost4j.Errno.OTHER ? "errno " + errno : named.name())
+                + (named == io.vhost4j.Errno.EINVAL ? " (no CPU of the mask is online and allowed)" : ""));
     }
 }
