@@ -157,8 +157,11 @@ public final class SplitQueue implements AutoCloseable {
      * and may write one used entry for a batch (the last chain's id). {@link #pollUsed()} then gives back every
      * chain of the batch in order (the earlier ones with length 0) and throws if the device breaks the order.
      * Set it while nothing is in flight.
+     *
+     * @throws IllegalStateException if a chain is in flight, or the queue is closed
      */
     public void expectInOrder(boolean inOrder) {
+        checkOpen();
         if (inFlight() != 0) {
             throw new IllegalStateException("IN_ORDER can only change while no chain is in flight");
         }

@@ -73,6 +73,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
     private long oldestQueuedAt;
     private long maps, unmaps, invalidations;
     private int pagesMapped;
+    private boolean closed;
 
     private VirtualIommu(long base, int pages, int streamingPages, Mode mode, int flushPages, Duration flushAfter) {
         if ((base & (PAGE - 1)) != 0 || pages <= 0 || streamingPages <= 0 || streamingPages > pages
@@ -166,6 +167,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
      * (same offset within the page) with {@code perm}, outside the streaming area.
      */
     public synchronized void mapAt(long iova, long gpa, long size, Access perm) {
+        checkOpen();
         if ((iova & (PAGE - 1)) != (gpa & (PAGE - 1)) || size <= 0) {
             throw new IllegalArgumentException("IOVA 0x" + Long.toHexString(iova) + " and gpa 0x"
                     + Long.toHexString(gpa) + " differ within the page, or size " + size);
@@ -178,6 +180,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
 
     @Override
     public synchronized long map(long gpa, int size, Access access) throws VhostException {
+        checkOpen();
         java.util.Objects.requireNonNull(access, "access");
         if (size <= 0) {
             throw new IllegalArgumentException("size " + size);
@@ -199,6 +202,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
 
     @Override
     public synchronized void unmap(long deviceAddr, int size) throws VhostException {
+        checkOpen();
         long iova = deviceAddr & -PAGE;
         int n = pagesOf(deviceAddr, size);
         if (Long.compareUnsigned(iova - base, streamingBytes()) >= 0) {
@@ -238,6 +242,7 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
 
     /** LAZY: invalidates the streaming area now and frees the IOVAs queued for it (nothing when none is queued). */
     public synchronized void flush() throws VhostException {
+        checkOpen();
         if (queuedCount == 0) {
             return;
         }
@@ -269,9 +274,22 @@ public final class VirtualIommu implements Translator, DmaMapper, AutoCloseable 
         return new Stats(maps, unmaps, invalidations, pagesMapped);
     }
 
-    /** Frees the page table (call after the device stopped using this model). */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the vIOMMU is closed");
+        }
+    }
+
+    /**
+     * Frees the page table (call after the device stopped using this model): mapping, unmapping and flushing then
+     * throw {@link IllegalStateException}, and so does a translation of an address in its space. Calling it again
+     * does nothing.
+     */
     @Override
-    public void close() {
-        arena.close();
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            arena.close();
+        }
     }
 }

@@ -133,7 +133,8 @@ class TestKitValidationTest {
             q.close();
             for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
                     () -> q.add(new SplitQueue.Buffer(0x10000, 64, false)), q::kick, q::forceKick, q::pollUsed,
-                    () -> q.addIndirect(0x20000, new SplitQueue.Buffer(0x10000, 64, false)))) {
+                    () -> q.addIndirect(0x20000, new SplitQueue.Buffer(0x10000, 64, false)),
+                    () -> q.expectInOrder(true))) {
                 assertEquals("the queue is closed", assertThrows(IllegalStateException.class, call).getMessage());
             }
         }

@@ -102,4 +102,19 @@ class VirtualIommuTest {
             assertThrows(IllegalArgumentException.class, () -> v.unmap(BASE + 8 * PAGE, 1));
         }
     }
+
+    @Test
+    void aClosedVirtualIommuMapsNothingAndSaysSo() throws Exception {
+        VirtualIommu v = VirtualIommu.lazy(BASE, 16, 8, 64, Duration.ofHours(1));
+        long iova = v.map(0x20000, 64, Access.RO);
+        v.unmap(iova, 64); // queued for the lazy flush
+        v.close();
+        for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                () -> v.map(0x20000, 64, Access.RO), () -> v.mapAt(BASE + 8 * PAGE, 0x30000, 64, Access.RW),
+                () -> v.unmap(iova, 64), v::flush)) {
+            assertEquals("the vIOMMU is closed", assertThrows(IllegalStateException.class, call).getMessage());
+        }
+        assertThrows(IllegalStateException.class, () -> v.translate(BASE + 8 * PAGE, Access.RO, new Translation()));
+        v.close(); // again: nothing
+    }
 }

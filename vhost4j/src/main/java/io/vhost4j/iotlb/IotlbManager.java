@@ -178,9 +178,15 @@ public final class IotlbManager implements AutoCloseable {
         return List.copyOf(devices.all());
     }
 
-    /** INVALIDATE on every device (the guest invalidated its IOTLB for {@code [iova, iova+size)}). */
+    /**
+     * INVALIDATE on every device (the guest invalidated its IOTLB for {@code [iova, iova+size)}).
+     *
+     * @throws IllegalArgumentException for an empty range or one that overflows 64 bits, with or without devices
+     * @throws IllegalStateException    if the manager is closed
+     */
     public void invalidateAll(long iova, long size) throws VhostException {
         io.vhost4j.IotlbMessage.checkRange(iova, size); // the same answer with no device as with many
+        checkOpen();
         for (ManagedDevice d : devices.all()) {
             d.invalidate(iova, size);
         }
@@ -271,18 +277,21 @@ public final class IotlbManager implements AutoCloseable {
      * Waits up to {@code timeoutMillis} (0: not at all, -1: forever) for ready devices and serves every miss
      * they have queued. Like {@link java.nio.channels.Selector#select(long)}, it may return 0 before the time is up:
      * when a device was ready with no MISS to read, when {@link #close()} wakes it, or when the thread is signalled
-     * ({@code epoll_wait}'s EINTR); call it in a loop.
+     * ({@code epoll_wait}'s EINTR); call it in a loop. A call in progress when another thread closes the manager
+     * returns; a call made after {@link #close()} throws, as {@code Selector.select} does.
      *
      * @return the number of misses read
      * @throws IllegalArgumentException if {@code timeoutMillis} is below -1
+     * @throws IllegalStateException    if the manager was closed before the call
      */
     public int processReady(int timeoutMillis) {
         if (timeoutMillis < -1) {
             throw new IllegalArgumentException("timeoutMillis " + timeoutMillis + ": 0, a positive number, or -1");
         }
+        checkOpen();
         synchronized (loopLock) {
             if (closing) {
-                return 0;
+                return 0; // closed while this call waited for the loop lock
             }
             int n = Sys.epollWait(epoll.number(), events, MAX_EVENTS, timeoutMillis);
             int misses = 0;

@@ -42,7 +42,11 @@ class IotlbManagerHostTest {
         assertTrue(System.nanoTime() - t0 < 900_000_000L, "close waited for the loop's timeout");
         assertFalse(m.isLoopAlive());
         assertEquals(null, m.loopFailure());
-        assertEquals(0, m.processReady(0), "a closed manager serves nothing");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.processReady(0));
+        assertEquals("IOTLB manager is closed", e.getMessage());
+        assertThrows(IllegalStateException.class, () -> m.invalidateAll(0, 4096));
+        assertThrows(IllegalArgumentException.class, () -> m.invalidateAll(0, 0), "a bad range is still named");
+        assertThrows(IllegalStateException.class, m::fd);
         assertThrows(IllegalStateException.class, m::start);
         assertThrows(IllegalStateException.class, () -> m.register(null, MemoryTable.empty(), NONE));
         m.close(); // again: nothing

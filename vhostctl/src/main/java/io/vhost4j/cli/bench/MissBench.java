@@ -144,7 +144,11 @@ public final class MissBench {
                 var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
                 boolean started = false;
                 while (!stop.get()) {
-                    manager.processReady(-1); // as the C loop waits; close() wakes it
+                    try {
+                        manager.processReady(-1); // as the C loop waits; close() wakes it
+                    } catch (IllegalStateException closedBeforeTheCall) {
+                        break;
+                    }
                     if (!started && counting.get()) {
                         started = true;
                         alloc[0] = mx.getCurrentThreadAllocatedBytes();
