@@ -77,7 +77,7 @@ public final class VduseControl implements AutoCloseable {
      *         configuration this kernel refuses
      */
     public VduseDevice create(VduseConfig config) throws VhostException {
-        byte[] cfg = config.config();
+        byte[] cfg = java.util.Objects.requireNonNull(config, "config").config();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment c = arena.allocate(vduse_dev_config.sizeof() + cfg.length, 8);
             byte[] name = config.name().getBytes(StandardCharsets.UTF_8);
