@@ -52,7 +52,7 @@ public final class EventFd implements AutoCloseable {
 
     /**
      * Waits until the counter is non-zero or {@code timeout} passes (zero or negative: does not wait), then
-     * {@linkplain #drain() drains} it.
+     * {@linkplain #drain() drains} it. The wait is a system call: a virtual thread pins its carrier meanwhile.
      *
      * @return the counter read, or 0 on timeout
      */

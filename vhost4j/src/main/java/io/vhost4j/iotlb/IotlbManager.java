@@ -278,7 +278,8 @@ public final class IotlbManager implements AutoCloseable {
      * they have queued. Like {@link java.nio.channels.Selector#select(long)}, it may return 0 before the time is up:
      * when a device was ready with no MISS to read, when {@link #close()} wakes it, or when the thread is signalled
      * ({@code epoll_wait}'s EINTR); call it in a loop. A call in progress when another thread closes the manager
-     * returns; a call made after {@link #close()} throws, as {@code Selector.select} does.
+     * returns; a call made after {@link #close()} throws, as {@code Selector.select} does. It waits inside
+     * {@code epoll_wait}: call it from a platform thread (a virtual thread would pin its carrier for the wait).
      *
      * @return the number of misses read
      * @throws IllegalArgumentException if {@code timeoutMillis} is below -1
