@@ -45,6 +45,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
     private volatile int maxQueues;
     private volatile Features acked;
     private volatile long[] forkOwnerIoctls; // {get, set} as the kernel answered them, once probed
+    private volatile Boolean featuresArray; // whether VHOST_GET/SET_FEATURES_ARRAY are there, once probed
     private volatile BackendFeatures ackedBackend = new BackendFeatures(0);
 
     VhostDevice(String path, DeviceKind kind) throws VhostException {
@@ -342,12 +343,17 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public void setFeatures(Features features) throws VhostException {
         java.util.Objects.requireNonNull(features, "features");
+        checkIotlbKept("VHOST_SET_FEATURES");
+        setFeaturesDiscardingIotlb(features);
+    }
+
+    /** Refuses an ack of features ({@code op}) while the device IOTLB is on: the kernel would empty it. */
+    private void checkIotlbKept(String op) {
         Features previous = acked;
         if (previous != null && previous.has(VirtioFeature.ACCESS_PLATFORM)) {
-            throw new IllegalStateException("the device IOTLB of " + path() + " is on: VHOST_SET_FEATURES again"
-                    + " would empty it; call setFeaturesDiscardingIotlb to do that on purpose");
+            throw new IllegalStateException("the device IOTLB of " + path() + " is on: " + op + " again would empty"
+                    + " it; call setFeaturesDiscardingIotlb to do that on purpose");
         }
-        setFeaturesDiscardingIotlb(features);
     }
 
     /**
@@ -356,10 +362,7 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
      */
     public void setFeaturesDiscardingIotlb(Features features) throws VhostException {
         java.util.Objects.requireNonNull(features, "features");
-        if (!kind.sharesBitsWith(features.kind())) {
-            throw new IllegalArgumentException("features of a " + features.kind() + " device for " + path() + " ("
-                    + kind + "): their device-specific bits mean other things here");
-        }
+        checkFeatureKind(features.kind());
         Sys.Local l = Sys.local();
         MemorySegment s = l.scratch();
         s.set(JAVA_LONG, 0, features.bits());
@@ -367,9 +370,87 @@ public sealed class VhostDevice implements AutoCloseable permits VhostNet, Vhost
         acked = features;
     }
 
-    /** The features this object last acked with {@link #setFeatures}, or {@code null} if none since reset. */
+    private void checkFeatureKind(DeviceKind of) {
+        if (!kind.sharesBitsWith(of)) {
+            throw new IllegalArgumentException("features of a " + of + " device for " + path() + " (" + kind
+                    + "): their device-specific bits mean other things here");
+        }
+    }
+
+    /**
+     * The features this object last acked with {@link #setFeatures} (or bits 0-63 of {@link #setFeaturesArray}), or
+     * {@code null} if none since reset.
+     */
     public Features ackedFeatures() {
         return acked;
+    }
+
+    /** Words asked of {@code VHOST_GET_FEATURES_ARRAY}: twice what Linux knows of (it zeroes the words it lacks). */
+    private static final int FEATURE_WORDS_ASKED = 4;
+
+    /**
+     * {@code VHOST_GET_FEATURES_ARRAY}: the offered features including the bits beyond 64 (vhost-net on Linux 6.18
+     * and later: bits 65 and 67, the UDP tunnel GSO offloads, where the kernel's tun has them), word 0 being
+     * {@link #getFeatures()}'s bits. Empty where the device does not answer the call (vhost-vsock, vhost-vdpa, and
+     * vhost-net before 6.18): a vhost driver hands a request it does not know to its queue ioctls, which refuse it
+     * with EPERM before {@link #setOwner()}, ENOBUFS after it when the word count read as a queue index is past the
+     * device's queues, ENOTTY otherwise; a device that has the call answers none of these, so each reads as absent.
+     * Works before {@link #setOwner()}.
+     */
+    public java.util.Optional<FeatureWords> getFeaturesArray() throws VhostException {
+        Sys.Local l = Sys.local();
+        MemorySegment s = l.scratch().asSlice(0, 8L * (1 + FEATURE_WORDS_ASKED));
+        s.fill((byte) 0);
+        s.set(JAVA_LONG, 0, FEATURE_WORDS_ASKED);
+        int rc = fd.ioctl(l, NewerIoctls.VHOST_GET_FEATURES_ARRAY, s);
+        if (rc == -EPERM() || rc == -ENOBUFS() || rc == -ENOTTY()) {
+            featuresArray = false;
+            return java.util.Optional.empty();
+        }
+        if (rc < 0) {
+            throw Errors.failure(-rc, "VHOST_GET_FEATURES_ARRAY", path());
+        }
+        featuresArray = true;
+        List<Long> words = new java.util.ArrayList<>(FEATURE_WORDS_ASKED);
+        for (int i = 1; i <= FEATURE_WORDS_ASKED; i++) {
+            words.add(s.getAtIndex(JAVA_LONG, i));
+        }
+        return java.util.Optional.of(new FeatureWords(kind, words));
+    }
+
+    /**
+     * {@code VHOST_SET_FEATURES_ARRAY}: acks {@code features}, bits beyond 64 included; the kernel refuses bits it
+     * does not offer (EOPNOTSUPP), in any word. Otherwise as {@link #setFeatures}: refused while the device IOTLB is
+     * on, and with {@link VirtioFeature#ACCESS_PLATFORM} the kernel makes a new, empty one; {@link #ackedFeatures()}
+     * then has bits 0-63.
+     *
+     * @throws VhostException ENOTTY where the device does not have the call ({@link #getFeaturesArray()} is empty):
+     *         nothing is sent then
+     * @throws IllegalStateException if the device IOTLB is already on (see {@link #setFeatures})
+     * @throws IllegalArgumentException for the features of another kind of device
+     */
+    public void setFeaturesArray(FeatureWords features) throws VhostException {
+        java.util.Objects.requireNonNull(features, "features");
+        checkIotlbKept("VHOST_SET_FEATURES_ARRAY");
+        checkFeatureKind(features.kind());
+        Boolean known = featuresArray;
+        if (known == null) {
+            getFeaturesArray();
+            known = featuresArray;
+        }
+        if (!known) {
+            throw Errors.failure(ENOTTY(), "VHOST_SET_FEATURES_ARRAY", path());
+        }
+        List<Long> words = features.words();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(8L * (1 + words.size()), 8);
+            s.set(JAVA_LONG, 0, words.size());
+            for (int i = 0; i < words.size(); i++) {
+                s.setAtIndex(JAVA_LONG, 1 + i, words.get(i));
+            }
+            ioctl("VHOST_SET_FEATURES_ARRAY", NewerIoctls.VHOST_SET_FEATURES_ARRAY, s);
+        }
+        acked = features.low();
     }
 
     /** {@code VHOST_GET_BACKEND_FEATURES}. */

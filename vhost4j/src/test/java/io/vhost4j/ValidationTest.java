@@ -381,4 +381,24 @@ public class ValidationTest {
             rejected("features of a NET device", () -> vsock.setFeatures(Features.of(DeviceKind.NET)));
         }
     }
+
+    @Test
+    void withoutTheFeaturesArrayCallNothingIsSentAndTheErrorSaysWhatToUse() throws Exception {
+        try (VhostNet net = nullNet()) {
+            // /dev/null answers ENOTTY, as vhost-net before 6.18 does once it has an owner and few enough words
+            assertTrue(net.getFeaturesArray().isEmpty());
+            FeatureWords tunnel = FeatureWords.of(Features.of(DeviceKind.NET, VirtioFeature.VERSION_1))
+                    .with(FeatureWords.NET_HOST_UDP_TUNNEL_GSO);
+            VhostException e = assertThrows(VhostException.class, () -> net.setFeaturesArray(tunnel));
+            assertEquals("ENOTTY", e.errnoName());
+            assertTrue(e.getMessage().startsWith("VHOST_SET_FEATURES_ARRAY on /dev/null failed: ENOTTY")
+                    && e.getMessage().contains("setFeatures acks bits 0-63"), e.getMessage());
+            assertEquals(null, net.ackedFeatures(), "nothing acked");
+            rejected("features of a VSOCK device for /dev/null (NET)", () -> net.setFeaturesArray(
+                    FeatureWords.of(Features.of(DeviceKind.VSOCK, VirtioFeature.VERSION_1))));
+            assertNamed("features", () -> net.setFeaturesArray(null));
+            net.close();
+            assertThrows(IllegalStateException.class, net::getFeaturesArray);
+        }
+    }
 }

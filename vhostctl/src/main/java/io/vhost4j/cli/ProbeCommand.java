@@ -2,6 +2,7 @@ package io.vhost4j.cli;
 
 import io.vhost4j.BackendFeatures;
 import io.vhost4j.DeviceKind;
+import io.vhost4j.FeatureWords;
 import io.vhost4j.Features;
 import io.vhost4j.VhostDevice;
 import io.vhost4j.VhostException;
@@ -62,6 +63,8 @@ final class ProbeCommand implements Callable<Integer> {
                     d.put("opened", true);
                     d.put("features", "0x" + Long.toHexString(f.bits()));
                     d.put("featureNames", f.names());
+                    d.put("featuresBeyond64", dev.getFeaturesArray().<Object>map(FeatureWords::highNames)
+                            .orElse("not supported"));
                     d.put("backendFeatures", "0x" + Long.toHexString(b.bits()));
                     d.put("backendFeatureNames", b.names());
                     d.put("iotlb", f.has(VirtioFeature.ACCESS_PLATFORM));
@@ -99,7 +102,8 @@ final class ProbeCommand implements Callable<Integer> {
                 } else if (!(Boolean) d.get("opened")) {
                     out.printf("%-20s cannot open: %s%n", d.get("path"), d.get("message"));
                 } else {
-                    out.printf("%-20s features %s %s%n", d.get("path"), d.get("features"), d.get("featureNames"));
+                    out.printf("%-20s features %s %s%s%n", d.get("path"), d.get("features"), d.get("featureNames"),
+                            d.get("featuresBeyond64") instanceof List<?> high && !high.isEmpty() ? " + " + high : "");
                     out.printf("%-20s backend  %s %s, device IOTLB %s%n", "", d.get("backendFeatures"),
                             d.get("backendFeatureNames"), (Boolean) d.get("iotlb") ? "available" : "not offered");
                     out.printf("%-20s worker   fork from owner: %s; vring workers: %s%n", "", d.get("forkFromOwner"),

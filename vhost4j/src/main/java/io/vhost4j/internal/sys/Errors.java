@@ -124,6 +124,12 @@ public final class Errors {
                             + " process at its task limit: its cgroup's pids.max, RLIMIT_NPROC, kernel.threads-max";
                 }
             }
+            case ENOTTY -> {
+                if (operation.equals("VHOST_SET_FEATURES_ARRAY")) {
+                    return "this device has no feature bits beyond 64 to ack (vhost-net has the call from Linux 6.18;"
+                            + " getFeaturesArray() is empty here): setFeatures acks bits 0-63";
+                }
+            }
             case ENOBUFS -> {
                 if (vhost && operation.equals("VHOST_FREE_WORKER")) {
                     return "this device has no worker calls (VHOST_NEW_WORKER answers ENOTTY): its kernel read the"

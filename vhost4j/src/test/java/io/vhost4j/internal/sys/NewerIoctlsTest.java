@@ -22,4 +22,10 @@ class NewerIoctlsTest {
         assertEquals(0x4001AF83L, NewerIoctls.VHOST_SET_FORK_FROM_OWNER_FIRST);
         assertEquals(0x8001AF84L, NewerIoctls.VHOST_GET_FORK_FROM_OWNER_FIRST);
     }
+
+    @Test
+    void theFeaturesArrayPairIsTheMainlineHeadersNumbers() {
+        assertEquals(0x8008AF83L, NewerIoctls.VHOST_GET_FEATURES_ARRAY); // _IOR(VHOST_VIRTIO, 0x83, __u64)
+        assertEquals(0x4008AF83L, NewerIoctls.VHOST_SET_FEATURES_ARRAY); // _IOW(VHOST_VIRTIO, 0x83, __u64)
+    }
 }
