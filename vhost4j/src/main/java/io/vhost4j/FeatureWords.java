@@ -38,7 +38,7 @@ public record FeatureWords(DeviceKind kind, List<Long> words) {
             throw new IllegalArgumentException("feature words: 1 to " + MAX_WORDS + ", got " + words.size());
         }
         int n = words.size();
-        while (n > 1 && words.get(n - 1) == 0) { // List.copyOf below refuses a null word
+        while (n > 1 && words.get(n - 1) == 0) { // a null word: NullPointerException, here or in List.copyOf
             n--;
         }
         words = List.copyOf(words.subList(0, n));
